@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Start one Bancheng service inside its container.
+#
+#   run.sh <gateway|intake|coordination|accountability|reporting>
+#       wait for the broker and the database, migrate, then `nameko run` the service
+#   run.sh migrate            wait, migrate, exit
+#   run.sh seed [DIR]         wait, migrate, load seed data (default deploy/seed/xuanwu), exit
+#
+# Environment: AMQP_URI, DATABASE_URL (required); WAIT_TIMEOUT seconds (default 60);
+# INSTANCE defaults to <service>@<hostname> so replicas are told apart in logs and metrics.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+CONFIG=deploy/config/bancheng.yaml
+# services.common.cli reads the same file; say where, whichever copy of the package it imports.
+export BANCHENG_CONFIG="${BANCHENG_CONFIG:-$PWD/$CONFIG}"
+WAIT_TIMEOUT="${WAIT_TIMEOUT:-60}"
+
+usage() {
+    echo "usage: $0 <gateway|intake|coordination|accountability|reporting|migrate|seed [DIR]>" >&2
+    exit 64
+}
+
+# Print "host port" for a URL, filling in the scheme's default port.
+host_port() {
+    python - "$1" <<'PY'
+import sys
+from urllib.parse import urlsplit
+
+url = urlsplit(sys.argv[1])
+defaults = {"amqp": 5672, "amqps": 5671, "postgresql": 5432, "postgres": 5432}
+if not url.hostname:
+    sys.exit(f"cannot find a host in {sys.argv[1]!r}")
+print(url.hostname, url.port or defaults.get(url.scheme, 0))
+PY
+}
+
+# wait_for <what> <url>: poll the URL's TCP port until it accepts or WAIT_TIMEOUT runs out.
+wait_for() {
+    local what="$1" url="$2" hp host port deadline
+    hp="$(host_port "$url")"
+    read -r host port <<<"$hp"
+    deadline=$((SECONDS + WAIT_TIMEOUT))
+    until timeout 2 bash -c ": <>/dev/tcp/${host}/${port}" 2>/dev/null; do
+        if ((SECONDS >= deadline)); then
+            echo "run.sh: gave up after ${WAIT_TIMEOUT}s waiting for ${what} at ${host}:${port}" >&2
+            exit 1
+        fi
+        echo "run.sh: waiting for ${what} at ${host}:${port} ..." >&2
+        sleep 1
+    done
+    echo "run.sh: ${what} is up at ${host}:${port}" >&2
+}
+
+wait_for_dependencies() {
+    : "${AMQP_URI:?AMQP_URI must be set (e.g. amqp://guest:guest@rabbitmq:5672/)}"
+    : "${DATABASE_URL:?DATABASE_URL must be set (e.g. postgresql://bancheng:bancheng@postgres:5432/bancheng)}"
+    wait_for "RabbitMQ" "$AMQP_URI"
+    wait_for "PostgreSQL" "$DATABASE_URL"
+}
+
+migrate() {
+    # Idempotent and safe when several containers start at once.
+    python -m services.common.cli migrate
+}
+
+[[ $# -ge 1 ]] || usage
+service="$1"
+shift
+
+case "$service" in
+    gateway) module=services.gateway.service:GatewayService ;;
+    intake) module=services.intake.service:IntakeService ;;
+    coordination) module=services.coordination.service:CoordinationService ;;
+    accountability) module=services.accountability.service:AccountabilityService ;;
+    reporting) module=services.reporting.service:ReportingService ;;
+    migrate)
+        wait_for_dependencies
+        migrate
+        exit 0
+        ;;
+    seed)
+        wait_for_dependencies
+        migrate
+        exec python -m services.common.cli seed "${1:-deploy/seed/xuanwu}"
+        ;;
+    *) usage ;;
+esac
+
+export INSTANCE="${INSTANCE:-${service}@$(hostname)}"
+
+wait_for_dependencies
+migrate
+exec nameko run --config "$CONFIG" "$module"

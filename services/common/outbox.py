@@ -1,0 +1,151 @@
+"""Transactional outbox: events are written with the state change, then relayed to RabbitMQ.
+
+A service writes its event rows in the same transaction as its own tables (:func:`add_event`).
+The relay publishes unsent rows with publisher confirms and persistent delivery, and marks a
+row sent only after the broker confirmed it; a crash in between publishes it again, which
+consumers absorb because they record handled event ids. Several instances of a service may
+relay from one table: ``FOR UPDATE SKIP LOCKED`` gives each row to one of them at a time.
+"""
+
+import json
+import logging
+
+import eventlet
+from eventlet.event import Event
+from nameko.amqp.publish import Publisher
+from nameko.constants import PERSISTENT
+from nameko.extensions import SharedExtension
+from nameko.standalone.events import get_event_exchange
+from prometheus_client import Counter, Gauge
+
+from services.common.config import service_setting
+from services.common.postgres import PostgresPool
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+
+OUTBOX_BACKLOG = Gauge(
+    "bancheng_outbox_backlog", "Events written but not yet confirmed by the broker", ["service"]
+)
+OUTBOX_PUBLISHED = Counter(
+    "bancheng_outbox_published_total", "Events confirmed by the broker", ["service", "event_type"]
+)
+OUTBOX_FAILURES = Counter(
+    "bancheng_outbox_publish_failures_total", "Relay rounds that failed to publish", ["service"]
+)
+
+
+def add_event(cursor, schema: str, event: dict) -> None:
+    """Store ``event`` in ``schema``'s outbox inside the caller's transaction."""
+    cursor.execute(
+        f"INSERT INTO {schema}.outbox (event_id, event_type, payload) VALUES (%s, %s, %s)",
+        (event["id"], event["type"], json.dumps(event, ensure_ascii=False)),
+    )
+    # The Database wrapper wakes the relay once this transaction commits.
+    cursor.wrote_events = True
+
+
+class OutboxRelay(SharedExtension):
+    """Publishes a service's outbox to its nameko event exchange (``<service>.events``)."""
+
+    pool = PostgresPool()
+
+    def __init__(self, schema: str):
+        self.schema = schema
+        self._wakeup = Event()
+        self._running = False
+
+    @property
+    def sharing_key(self):
+        return (type(self), self.schema)
+
+    def setup(self):
+        config = self.container.config
+        self.service_name = self.container.service_name
+        self.poll_seconds = float(service_setting(config, "OUTBOX_POLL_SECONDS", 0.5))
+        self.exchange = get_event_exchange(self.service_name, config)
+        self.publisher = Publisher(
+            config["AMQP_URI"],
+            use_confirms=True,
+            delivery_mode=PERSISTENT,
+            serializer="json",
+            declare=[self.exchange],
+        )
+
+    def start(self):
+        self._running = True
+        self._thread = self.container.spawn_managed_thread(self._run)
+
+    def stop(self):
+        self._running = False
+        self.wake()
+        self._thread.wait()
+
+    def kill(self):
+        self._running = False
+        self.wake()
+
+    def wake(self):
+        """Ask the relay to look at the outbox now (called after a commit that wrote events)."""
+        if not self._wakeup.ready():
+            self._wakeup.send(True)
+
+    def _run(self):
+        failures = 0
+        while self._running:
+            with eventlet.Timeout(self.poll_seconds, False):
+                self._wakeup.wait()
+            if self._wakeup.ready():
+                self._wakeup.reset()
+            try:
+                while (
+                    self._running
+                    and publish_pending(
+                        self.pool.pool,
+                        self.schema,
+                        self.publisher,
+                        self.exchange,
+                        self.service_name,
+                    )
+                    == BATCH_SIZE
+                ):
+                    pass
+                failures = 0
+            except Exception:
+                failures += 1
+                OUTBOX_FAILURES.labels(self.service_name).inc()
+                log.exception("outbox relay of %s failed; retrying", self.schema)
+                eventlet.sleep(min(30.0, 0.5 * 2**failures))
+
+
+def publish_pending(pool, schema: str, publisher, exchange, service_name: str) -> int:
+    """Publish one batch of unsent events, marking each sent after its confirm.
+
+    Returns how many rows it published.
+    """
+    with pool.connection() as conn:
+        with conn.transaction():
+            rows = conn.execute(
+                f"SELECT position, event_type, payload FROM {schema}.outbox "
+                "WHERE published_at IS NULL ORDER BY position "
+                f"LIMIT {BATCH_SIZE} FOR UPDATE SKIP LOCKED"
+            ).fetchall()
+            for row in rows:
+                publisher.publish(
+                    row["payload"],
+                    exchange=exchange,
+                    routing_key=row["event_type"],
+                    message_id=row["payload"]["id"],
+                )
+                OUTBOX_PUBLISHED.labels(service_name, row["event_type"]).inc()
+            if rows:
+                conn.execute(
+                    f"UPDATE {schema}.outbox SET published_at = now() WHERE position = ANY(%s)",
+                    ([row["position"] for row in rows],),
+                )
+        backlog = conn.execute(
+            f"SELECT count(*) AS n FROM {schema}.outbox WHERE published_at IS NULL"
+        ).fetchone()["n"]
+    OUTBOX_BACKLOG.labels(service_name).set(backlog)
+    return len(rows)

@@ -1,0 +1,20 @@
+"""Each service's timeline of a case: what it did, who and when (SQL on ``<schema>.timeline``)."""
+
+from psycopg.types.json import Jsonb
+
+
+def add_entry(
+    cur, schema: str, case_no: str, actor: str | None, kind: str, text: str, data=None
+) -> None:
+    cur.execute(
+        f"INSERT INTO {schema}.timeline (case_no, actor, kind, text, data) VALUES (%s, %s, %s, %s, %s)",
+        (case_no, actor, kind, text, Jsonb(data or {})),
+    )
+
+
+def entries(cur, schema: str, case_no: str) -> list[dict]:
+    cur.execute(
+        f"SELECT at, actor, kind, text, data FROM {schema}.timeline WHERE case_no = %s ORDER BY at, id",
+        (case_no,),
+    )
+    return [{**row, "service": schema} for row in cur.fetchall()]

@@ -1,0 +1,185 @@
+"""Intake's domain: what a valid registration is, and how cases are numbered (pure).
+
+The service layer looks the reference data up and passes it in; nothing here touches the
+database or the broker, so every rule can be tested on plain dictionaries.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from services.common.auth import sees_all_sites
+from services.common.errors import Forbidden, InvalidField
+from services.intake import validation
+
+CHANNELS = ("window", "rating", "hotline", "comment_book")
+APPLICANT_KINDS = ("person", "enterprise")
+MAX_NAME = 100
+MAX_DESCRIPTION = 2000
+MAX_MATERIALS = 50
+MAX_MATERIAL_NAME = 100
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The reference data a registration names, as found by the store (None: not found)."""
+
+    site: dict | None
+    window: dict | None
+    matter: dict | None
+    matter_sites: frozenset[str]
+    department: dict | None
+    first_receiver: dict | None
+    first_asked_by: dict | None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A registration that passed every check, ready to be stored."""
+
+    site: str
+    window: str
+    matter: str
+    department: str
+    channel: str
+    applicant_kind: str
+    applicant_name: str
+    id_number: str | None
+    phone: str | None
+    description: str
+    materials_presented: list = field(default_factory=list)
+    materials_missing: list = field(default_factory=list)
+    first_receiver: str = ""
+    first_asked_by: str | None = None
+    received_at: datetime | None = None
+
+
+def _code(payload: dict, name: str) -> str:
+    value = payload.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidField(f"缺少{FIELD_LABELS[name]}", name)
+    return value.strip()
+
+
+FIELD_LABELS = {
+    "site": "受理场所",
+    "window": "窗口",
+    "matter": "办理事项",
+    "department": "责任部门",
+    "channel": "反映渠道",
+    "first_receiver": "首接负责人",
+    "first_asked_by": "首问负责人",
+    "received_at": "接收时间",
+}
+
+
+def _materials(payload: dict, name: str) -> list[str]:
+    value = payload.get(name, [])
+    if not isinstance(value, list):
+        raise InvalidField("材料清单应为列表", name)
+    if len(value) > MAX_MATERIALS:
+        raise InvalidField(f"材料清单最多 {MAX_MATERIALS} 项", name)
+    return [
+        validation.text(item, f"{name}[{index}]", max_length=MAX_MATERIAL_NAME)
+        for index, item in enumerate(value)
+    ]
+
+
+def parse_received_at(value, now: datetime) -> datetime:
+    """``received_at`` defaults to now; a given time needs an offset and may not be in the future."""
+    if value is None:
+        return now
+    if not isinstance(value, str):
+        raise InvalidField("接收时间应为 ISO 8601 字符串", "received_at")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidField("接收时间格式不正确，应为 ISO 8601（含时区）", "received_at") from exc
+    if parsed.tzinfo is None:
+        raise InvalidField("接收时间须带时区，例如 2026-11-30T09:30:00+08:00", "received_at")
+    if parsed > now:
+        raise InvalidField("接收时间不能晚于当前时间", "received_at")
+    return parsed
+
+
+def check_registration(
+    payload: dict, reference: Reference, actor: dict, now: datetime
+) -> Registration:
+    """Validate a registration form against the reference data and the actor's reach.
+
+    Raises :class:`InvalidField` naming the first field at fault, or :class:`Forbidden` when
+    window staff register for another site.
+    """
+    site, window, matter = (
+        _code(payload, "site"),
+        _code(payload, "window"),
+        _code(payload, "matter"),
+    )
+    department, receiver = _code(payload, "department"), _code(payload, "first_receiver")
+    channel = payload.get("channel", "window")
+    if channel not in CHANNELS:
+        raise InvalidField(f"反映渠道应为 {' / '.join(CHANNELS)} 之一", "channel")
+
+    if reference.site is None:
+        raise InvalidField(f"受理场所 {site} 不存在", "site")
+    if not sees_all_sites(actor) and actor.get("site") != site:
+        raise Forbidden("窗口工作人员只能为本场所登记事项", "site")
+    if reference.window is None:
+        raise InvalidField(f"窗口 {window} 不属于{reference.site['name']}", "window")
+    if reference.matter is None:
+        raise InvalidField(f"办理事项 {matter} 不存在", "matter")
+    if site not in reference.matter_sites:
+        raise InvalidField(f"{reference.site['name']}不办理“{reference.matter['name']}”", "matter")
+    if reference.department is None:
+        raise InvalidField(f"责任部门 {department} 不存在", "department")
+    if reference.first_receiver is None:
+        raise InvalidField(f"首接负责人 {receiver} 不存在", "first_receiver")
+    if reference.first_receiver.get("site_code") not in (site, None):
+        raise InvalidField("首接负责人不在该场所工作", "first_receiver")
+    asked_by = payload.get("first_asked_by")
+    if asked_by not in (None, "") and reference.first_asked_by is None:
+        raise InvalidField(f"首问负责人 {asked_by} 不存在", "first_asked_by")
+
+    applicant = payload.get("applicant")
+    if not isinstance(applicant, dict):
+        raise InvalidField("缺少申请人信息", "applicant")
+    kind = applicant.get("kind")
+    if kind not in APPLICANT_KINDS:
+        raise InvalidField("申请人类型应为 person（个人）或 enterprise（企业）", "applicant.kind")
+    name = validation.text(applicant.get("name"), "applicant.name", max_length=MAX_NAME)
+    raw_id = applicant.get("id_number")
+    id_number = validation.applicant_identifier(kind, raw_id) if raw_id not in (None, "") else None
+    if kind == "person" and id_number is None and channel == "window":
+        raise InvalidField("窗口登记须填写申请人身份证号码", "applicant.id_number")
+    raw_phone = applicant.get("phone")
+    phone = validation.mobile_phone(raw_phone) if raw_phone not in (None, "") else None
+
+    return Registration(
+        site=site,
+        window=window,
+        matter=matter,
+        department=department,
+        channel=channel,
+        applicant_kind=kind,
+        applicant_name=name,
+        id_number=id_number,
+        phone=phone,
+        description=validation.text(
+            payload.get("description"), "description", max_length=MAX_DESCRIPTION
+        ),
+        materials_presented=_materials(payload, "materials_presented"),
+        materials_missing=_materials(payload, "materials_missing"),
+        first_receiver=receiver,
+        first_asked_by=asked_by or None,
+        received_at=parse_received_at(payload.get("received_at"), now),
+    )
+
+
+def case_number(district: str, day: date, sequence: int, site: str) -> str:
+    """``XW-20261129-00042-XJK``: district, day and a district-wide daily counter sort by time;
+    the site code ends it so a person reading it knows where the case began."""
+    return f"{district}-{day:%Y%m%d}-{sequence:05d}-{site}"
+
+
+def local_day(moment: datetime, tz: str = "Asia/Shanghai") -> date:
+    return moment.astimezone(ZoneInfo(tz)).date()

@@ -1,0 +1,164 @@
+"""Static checks of the deployment files (no Docker engine needed).
+
+docker-compose.yml is validated against the Compose Specification schema, and cross-checked
+with the source tree, deploy/run.sh and the Prometheus scrape configuration, so a service
+added under services/ cannot be forgotten in any of them.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+COMPOSE_SCHEMA = REPO_ROOT.parent / "shared/schemas/compose-spec.json"
+DOCKERFILE = "deploy/Dockerfile"
+RUN_SH = REPO_ROOT / "deploy/run.sh"
+PROMETHEUS_FILE = REPO_ROOT / "deploy/prometheus/prometheus.yml"
+
+# Fixed by the design: these must be deployed even before their service.py exists.
+REQUIRED_SERVICES = {"gateway", "intake", "coordination", "accountability", "reporting"}
+
+
+def source_services() -> set[str]:
+    """Names of the packages under services/ that hold a nameko service (a service.py)."""
+    return {path.parent.name for path in (REPO_ROOT / "services").glob("*/service.py")}
+
+
+def command_words(service: dict) -> list[str]:
+    command = service.get("command", [])
+    return command.split() if isinstance(command, str) else [str(word) for word in command]
+
+
+def built_from_dockerfile(service: dict) -> bool:
+    build = service.get("build")
+    return (
+        isinstance(build, dict)
+        and build.get("dockerfile") == DOCKERFILE
+        and (REPO_ROOT / build.get("context", ".")).resolve() == REPO_ROOT
+    )
+
+
+def depends_on_targets(service: dict) -> list[str]:
+    depends_on = service.get("depends_on", [])
+    return list(depends_on) if isinstance(depends_on, (dict, list)) else []
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def compose_services(compose) -> dict:
+    return compose["services"]
+
+
+@pytest.fixture(scope="module")
+def app_services(compose_services) -> dict:
+    """Long-running services built from the project's image (the one-shot seed excluded)."""
+    return {
+        name: service
+        for name, service in compose_services.items()
+        if built_from_dockerfile(service) and "seed" not in command_words(service)
+    }
+
+
+def test_compose_file_matches_the_compose_specification(compose):
+    if not COMPOSE_SCHEMA.is_file():
+        pytest.fail(f"Compose Specification schema not found; expected it at {COMPOSE_SCHEMA}")
+    schema = json.loads(COMPOSE_SCHEMA.read_text(encoding="utf-8"))
+    assert "draft-07" in schema.get("$schema", ""), (
+        f"{COMPOSE_SCHEMA} declares {schema.get('$schema')!r}; this test validates with Draft 7"
+    )
+    jsonschema.Draft7Validator.check_schema(schema)
+
+    errors = sorted(
+        jsonschema.Draft7Validator(schema).iter_errors(compose), key=lambda e: list(e.path)
+    )
+    messages = [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]
+    assert not messages, "docker-compose.yml is not valid Compose:\n" + "\n".join(messages)
+    assert "version" not in compose, "the Compose spec has no `version:` key; remove it"
+
+
+def test_every_service_package_is_deployed(compose_services):
+    expected = REQUIRED_SERVICES | source_services()
+    missing = sorted(expected - set(compose_services))
+    assert not missing, f"services with no entry in docker-compose.yml: {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED_SERVICES | source_services()))
+def test_service_runs_itself_from_the_project_image(compose_services, name):
+    service = compose_services.get(name)
+    assert service is not None, f"{name} is missing from docker-compose.yml"
+    assert built_from_dockerfile(service), (
+        f"{name} must build with context '.' and dockerfile {DOCKERFILE}, got {service.get('build')!r}"
+    )
+    assert name in command_words(service), (
+        f"{name}'s command {service.get('command')!r} does not name the service"
+    )
+
+
+def test_intake_runs_several_instances(compose_services):
+    replicas = compose_services["intake"].get("deploy", {}).get("replicas", 1)
+    assert int(replicas) >= 2, f"intake must run at least 2 replicas, has {replicas}"
+
+
+def test_depends_on_targets_exist(compose_services):
+    dangling = [
+        f"{name} -> {target}"
+        for name, service in compose_services.items()
+        for target in depends_on_targets(service)
+        if target not in compose_services
+    ]
+    assert not dangling, f"depends_on names services that do not exist: {dangling}"
+
+
+def test_healthcheck_probes_the_port_the_service_listens_on(app_services):
+    for name, service in app_services.items():
+        address = str(service.get("environment", {}).get("WEB_SERVER_ADDRESS", ""))
+        assert address, f"{name} sets no WEB_SERVER_ADDRESS"
+        port = address.rsplit(":", 1)[-1]
+        probe = " ".join(service.get("healthcheck", {}).get("test", []))
+        assert f"127.0.0.1:{port}/healthz" in probe, (
+            f"{name} listens on {address} but its healthcheck is {probe!r}"
+        )
+
+
+def test_run_script_is_executable_and_knows_every_service():
+    assert RUN_SH.is_file(), f"{RUN_SH} is missing"
+    assert os.access(RUN_SH, os.X_OK), f"{RUN_SH} is not executable (chmod +x)"
+    text = RUN_SH.read_text(encoding="utf-8")
+    unknown = sorted(
+        name
+        for name in REQUIRED_SERVICES | source_services()
+        if f"services.{name}.service" not in text
+    )
+    assert not unknown, f"deploy/run.sh does not mention the modules of: {unknown}"
+
+
+def test_dockerfile_runs_run_sh():
+    text = (REPO_ROOT / DOCKERFILE).read_text(encoding="utf-8")
+    assert "deploy/run.sh" in text, "the Dockerfile's ENTRYPOINT should be deploy/run.sh"
+
+
+def test_prometheus_scrapes_every_service(app_services):
+    config = yaml.safe_load(PROMETHEUS_FILE.read_text(encoding="utf-8"))
+    assert "alerts.yml" in config.get("rule_files", [])
+
+    scraped_hosts: dict[str, set[str]] = {}
+    for job in config.get("scrape_configs", []):
+        hosts = {
+            target.rsplit(":", 1)[0]
+            for static in job.get("static_configs", [])
+            for target in static.get("targets", [])
+        }
+        hosts |= {name for dns in job.get("dns_sd_configs", []) for name in dns.get("names", [])}
+        scraped_hosts[job["job_name"]] = hosts
+
+    unscraped = sorted(name for name in app_services if name not in scraped_hosts.get(name, set()))
+    assert not unscraped, f"no Prometheus job scrapes: {unscraped}"
