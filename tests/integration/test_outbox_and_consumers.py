@@ -4,6 +4,7 @@ import json
 import uuid
 
 import pytest
+from kombu.exceptions import OperationalError
 from nameko.amqp.publish import Publisher
 from nameko.constants import PERSISTENT
 from nameko.standalone.events import get_event_exchange
@@ -108,7 +109,7 @@ def test_relay_keeps_an_event_until_the_broker_confirms_it(service_config, db):
     unreachable = Publisher(
         "amqp://guest:guest@127.0.0.1:1/", declare=[exchange], retry=False, use_confirms=True
     )
-    with pytest.raises(OSError):
+    with pytest.raises(OperationalError):
         publish_pending(db, "intake", unreachable, exchange, "intake")
     with db.connection() as conn:
         still = conn.execute(
