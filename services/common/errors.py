@@ -21,6 +21,9 @@ class BanchengError(Exception):
         if code:
             self.code = code
 
+    def __str__(self) -> str:
+        return self.message
+
     def as_dict(self) -> dict:
         return {"code": self.code, "message": self.message, "field": self.field}
 

@@ -73,6 +73,13 @@ FIELD_LABELS = {
 }
 
 
+def _optional_text(value):
+    """A blank optional value counts as absent; anything else is passed on as given."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return value.strip() if isinstance(value, str) else value
+
+
 def _materials(payload: dict, name: str) -> list[str]:
     value = payload.get(name, [])
     if not isinstance(value, list):
@@ -80,7 +87,7 @@ def _materials(payload: dict, name: str) -> list[str]:
     if len(value) > MAX_MATERIALS:
         raise InvalidField(f"材料清单最多 {MAX_MATERIALS} 项", name)
     return [
-        validation.text(item, f"{name}[{index}]", max_length=MAX_MATERIAL_NAME)
+        validation.text(item, f"{name}[{index}]", max_length=MAX_MATERIAL_NAME, label="材料名称")
         for index, item in enumerate(value)
     ]
 
@@ -136,8 +143,8 @@ def check_registration(
         raise InvalidField(f"首接负责人 {receiver} 不存在", "first_receiver")
     if reference.first_receiver.get("site_code") not in (site, None):
         raise InvalidField("首接负责人不在该场所工作", "first_receiver")
-    asked_by = payload.get("first_asked_by")
-    if asked_by not in (None, "") and reference.first_asked_by is None:
+    asked_by = _optional_text(payload.get("first_asked_by"))
+    if asked_by is not None and reference.first_asked_by is None:
         raise InvalidField(f"首问负责人 {asked_by} 不存在", "first_asked_by")
 
     applicant = payload.get("applicant")
@@ -146,13 +153,13 @@ def check_registration(
     kind = applicant.get("kind")
     if kind not in APPLICANT_KINDS:
         raise InvalidField("申请人类型应为 person（个人）或 enterprise（企业）", "applicant.kind")
-    name = validation.text(applicant.get("name"), "applicant.name", max_length=MAX_NAME)
-    raw_id = applicant.get("id_number")
-    id_number = validation.applicant_identifier(kind, raw_id) if raw_id not in (None, "") else None
+    name = validation.text(applicant.get("name"), "applicant.name", max_length=MAX_NAME, label="申请人姓名")
+    raw_id = _optional_text(applicant.get("id_number"))
+    id_number = validation.applicant_identifier(kind, raw_id) if raw_id is not None else None
     if kind == "person" and id_number is None and channel == "window":
         raise InvalidField("窗口登记须填写申请人身份证号码", "applicant.id_number")
-    raw_phone = applicant.get("phone")
-    phone = validation.mobile_phone(raw_phone) if raw_phone not in (None, "") else None
+    raw_phone = _optional_text(applicant.get("phone"))
+    phone = validation.mobile_phone(raw_phone) if raw_phone is not None else None
 
     return Registration(
         site=site,

@@ -223,11 +223,6 @@ def test_empty_first_asked_by_is_none():
     assert register(make_payload(first_asked_by="")).first_asked_by is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: first_asked_by is not stripped, while the store looks it up stripped; "
-    "a padded id passes the check and then breaks the staff foreign key on insert",
-)
 def test_first_asked_by_is_stripped_like_the_other_codes():
     reference = make_reference(
         first_asked_by={"id": "hall.staff", "name": "赵六", "site_code": "HALL"}
