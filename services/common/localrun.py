@@ -87,6 +87,21 @@ def wait_healthy(started: list[Process], timeout: float = 60.0) -> None:
             time.sleep(0.2)
 
 
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs; reaps it when it is our own exited child (else a zombie lingers)."""
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def stop(run_dir: Path) -> list[str]:
     """Stop every process recorded in ``run_dir`` (SIGTERM, then SIGKILL after 10 s)."""
     stopped = []
@@ -98,9 +113,7 @@ def stop(run_dir: Path) -> list[str]:
             pid_file.unlink()
             continue
         for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if not _alive(pid):
                 break
             time.sleep(0.1)
         else:
