@@ -20,6 +20,8 @@ from services.common.config import REPO_ROOT
 
 CONFIG_FILE = REPO_ROOT / "deploy" / "config" / "bancheng.yaml"
 NAMEKO = Path(sys.executable).with_name("nameko")
+# eventlet's and pkg_resources' deprecation notices would bury what the logs say
+QUIET_WARNINGS = "ignore::DeprecationWarning,ignore::UserWarning"
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,6 @@ def start(
                 **env,
                 "WEB_SERVER_ADDRESS": f"127.0.0.1:{process.port}",
                 "INSTANCE": process.name,
-                "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::UserWarning",
             },
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -138,7 +139,7 @@ def main(argv=None) -> int:
         print("Bancheng stopped.")
         return 0
 
-    env = dict(os.environ)
+    env = {**os.environ, "PYTHONWARNINGS": QUIET_WARNINGS}
     for command in (["migrate"], ["seed", str(REPO_ROOT / "deploy" / "seed" / "xuanwu")]):
         subprocess.run([sys.executable, "-m", "services.common.cli", *command], check=True, env=env)
     started = start(run_dir, env)

@@ -1,0 +1,68 @@
+"""The layers stay apart: domain modules import no framework, driver or broker client."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SERVICES = Path(__file__).resolve().parents[2] / "services"
+INFRASTRUCTURE = {
+    "nameko",
+    "psycopg",
+    "psycopg_pool",
+    "pika",
+    "kombu",
+    "eventlet",
+    "yoyo",
+    "werkzeug",
+}
+PURE_MODULES = sorted(
+    [
+        *SERVICES.glob("*/domain.py"),
+        *SERVICES.glob("*/validation.py"),
+        SERVICES / "common" / "workdays.py",
+        SERVICES / "common" / "events.py",
+        SERVICES / "common" / "errors.py",
+        SERVICES / "common" / "auth.py",
+    ]
+)
+
+
+def imported_roots(path: Path) -> set[str]:
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def local_imports(path: Path) -> set[Path]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("services."):
+            candidate = SERVICES.parent / (node.module.replace(".", "/") + ".py")
+            if candidate.exists():
+                found.add(candidate)
+    return found
+
+
+@pytest.mark.parametrize("module", PURE_MODULES, ids=lambda p: str(p.relative_to(SERVICES)))
+def test_pure_module_imports_no_infrastructure(module):
+    seen, todo = set(), [module]
+    while todo:  # follow the module's own imports inside services/ too
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        leaked = imported_roots(current) & INFRASTRUCTURE
+        assert not leaked, f"{current.relative_to(SERVICES)} imports {sorted(leaked)}"
+        todo.extend(local_imports(current))
+
+
+def test_every_service_has_the_same_shape():
+    for service in ("intake", "coordination", "accountability", "reporting"):
+        folder = SERVICES / service
+        for name in ("service.py", "store.py", "migrations"):
+            assert (folder / name).exists(), f"services/{service}/{name} is missing"
