@@ -25,12 +25,12 @@ down:
 	@test -x $(PY) && $(PY) -m services.common.localrun down || true
 
 test: install infra
-	$(PY) -m ruff check services tests bench
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 lint: install
-	$(PY) -m ruff check services tests bench
-	$(PY) -m ruff format --check services tests bench
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 bench: install infra
 	$(PY) -m bench
