@@ -1,4 +1,8 @@
-"""The OpenAPI document of the public contract (DESIGN §8), served at /api/v1/openapi.json."""
+"""The OpenAPI document of the public contract (DESIGN §8), served at /api/v1/openapi.json.
+
+The paths of reference data and cases are here; every module in ``routes/`` may add its own
+as ``OPENAPI_PATHS``, built with the helpers below.
+"""
 
 ERROR = {
     "type": "object",
@@ -55,14 +59,14 @@ REGISTRATION = {
 }
 
 
-def _errors(*statuses: int) -> dict:
+def errors(*statuses: int) -> dict:
     return {
         str(status): {"description": "error", "content": {"application/json": {"schema": ERROR}}}
         for status in statuses
     }
 
 
-def _ok(status: int = 200, description: str = "ok") -> dict:
+def ok(status: int = 200, description: str = "ok") -> dict:
     return {str(status): {"description": description, "content": {"application/json": {}}}}
 
 
@@ -72,7 +76,7 @@ LIST_PARAMS = [
     for name in ("site", "status", "type", "department", "overdue", "month", "q", "limit", "cursor")
 ]
 
-DOCUMENT = {
+BASE_DOCUMENT = {
     "openapi": "3.0.3",
     "info": {"title": "办成 Bancheng API", "version": "1"},
     "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
@@ -95,7 +99,7 @@ DOCUMENT = {
                         }
                     },
                 },
-                "responses": {**_ok(), **_errors(400, 401, 422)},
+                "responses": {**ok(), **errors(400, 401, 422)},
             }
         },
         **{
@@ -103,7 +107,7 @@ DOCUMENT = {
                 "get": {
                     "summary": summary,
                     "security": BEARER,
-                    "responses": {**_ok(), **_errors(401)},
+                    "responses": {**ok(), **errors(401)},
                 }
             }
             for name, summary in (
@@ -130,16 +134,16 @@ DOCUMENT = {
                     "content": {"application/json": {"schema": REGISTRATION}},
                 },
                 "responses": {
-                    **_ok(201, "registered"),
-                    **_ok(200, "replayed"),
-                    **_errors(400, 401, 403, 413, 422),
+                    **ok(201, "registered"),
+                    **ok(200, "replayed"),
+                    **errors(400, 401, 403, 413, 422),
                 },
             },
             "get": {
                 "summary": "事项列表",
                 "security": BEARER,
                 "parameters": LIST_PARAMS,
-                "responses": {**_ok(), **_errors(401, 403)},
+                "responses": {**ok(), **errors(401, 403)},
             },
         },
         "/api/v1/cases/{case_no}": {
@@ -154,7 +158,7 @@ DOCUMENT = {
                         "schema": {"type": "string"},
                     }
                 ],
-                "responses": {**_ok(), **_errors(401, 403, 404)},
+                "responses": {**ok(), **errors(401, 403, 404)},
             }
         },
         "/api/v1/staff/{id}/record": {
@@ -164,8 +168,26 @@ DOCUMENT = {
                 "parameters": [
                     {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
                 ],
-                "responses": {**_ok(), **_errors(401, 403)},
+                "responses": {**ok(), **errors(401, 403)},
             }
         },
     },
 }
+
+
+def document() -> dict:
+    """The whole document: the base paths plus every route group's ``OPENAPI_PATHS``."""
+    from services.gateway.routes import (
+        accountability,
+        cases,
+        coordination,
+        feedback,
+        pages,
+        reference,
+        reporting,
+    )
+
+    paths = dict(BASE_DOCUMENT["paths"])
+    for module in (reference, cases, feedback, coordination, accountability, reporting, pages):
+        paths.update(getattr(module, "OPENAPI_PATHS", {}))
+    return {**BASE_DOCUMENT, "paths": paths}

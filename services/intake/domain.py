@@ -153,7 +153,9 @@ def check_registration(
     kind = applicant.get("kind")
     if kind not in APPLICANT_KINDS:
         raise InvalidField("申请人类型应为 person（个人）或 enterprise（企业）", "applicant.kind")
-    name = validation.text(applicant.get("name"), "applicant.name", max_length=MAX_NAME, label="申请人姓名")
+    name = validation.text(
+        applicant.get("name"), "applicant.name", max_length=MAX_NAME, label="申请人姓名"
+    )
     raw_id = _optional_text(applicant.get("id_number"))
     id_number = validation.applicant_identifier(kind, raw_id) if raw_id is not None else None
     if kind == "person" and id_number is None and channel == "window":

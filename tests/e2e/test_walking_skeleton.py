@@ -7,39 +7,9 @@ import pytest
 import requests
 from stdnum.cn import ric
 
-from services.common import localrun
+from tests.e2e.conftest import API, login
 
 pytestmark = pytest.mark.e2e
-
-BASE_PORT = 18100
-GATEWAY_PORT = 18000
-API = f"http://127.0.0.1:{GATEWAY_PORT}/api/v1"
-
-
-@pytest.fixture(scope="module")
-def system(service_config, tmp_path_factory):
-    import os
-
-    run_dir = tmp_path_factory.mktemp("run")
-    env = {
-        **os.environ,
-        "DATABASE_URL": service_config["DATABASE_URL"],
-        "AMQP_URI": service_config["AMQP_URI"],
-    }
-    started = localrun.start(run_dir, env, base_port=BASE_PORT, gateway_port=GATEWAY_PORT)
-    try:
-        localrun.wait_healthy(started, timeout=60)
-        yield started
-    finally:
-        localrun.stop(run_dir)
-
-
-def login(username: str) -> dict:
-    response = requests.post(
-        f"{API}/auth/login", json={"username": username, "password": "demo"}, timeout=10
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
 def valid_id(base17: str = "32010219780512331") -> str:

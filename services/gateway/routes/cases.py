@@ -1,0 +1,43 @@
+"""Registering, listing and reading cases."""
+
+from nameko.web.handlers import http
+
+from services.common.web import json_response
+from services.gateway.base import GatewayBase
+from services.gateway.http import api
+
+CASE_FILTERS = ("site", "status", "type", "department", "overdue", "month", "q", "limit", "cursor")
+TIMELINE_SOURCES = ("intake", "coordination", "accountability", "reporting")
+
+
+class CaseRoutes(GatewayBase):
+    @http("POST", "/api/v1/cases")
+    @api("/api/v1/cases")
+    def register_case(self, request):
+        user = self._user(request)
+        body = self._body(request)
+        case = self.intake.register_case(body, user, request.headers.get("Idempotency-Key"))
+        return json_response(case, status=200 if case["replayed"] else 201)
+
+    @http("GET", "/api/v1/cases")
+    @api("/api/v1/cases")
+    def list_cases(self, request):
+        user = self._user(request)
+        filters = {name: request.args.get(name) for name in CASE_FILTERS if request.args.get(name)}
+        items = self.intake.list_cases(filters, user)
+        next_cursor = (
+            items[-1]["case_no"] if len(items) == int(filters.get("limit") or 50) else None
+        )
+        return json_response({"items": items, "next_cursor": next_cursor})
+
+    @http("GET", "/api/v1/cases/<string:case_no>")
+    @api("/api/v1/cases/{case_no}")
+    def get_case(self, request, case_no):
+        user = self._user(request)
+        case = self.intake.get_case(case_no, user)
+        pending = [
+            getattr(self, source).case_timeline.call_async(case_no) for source in TIMELINE_SOURCES
+        ]
+        entries = [entry for reply in pending for entry in reply.result()]
+        entries.sort(key=lambda entry: entry["at"])
+        return json_response({**case, "deadlines": [], "timeline": entries})

@@ -1,0 +1,7 @@
+"""The monthly summary, its exports and the ledger."""
+
+from services.gateway.base import GatewayBase
+
+
+class ReportingRoutes(GatewayBase):
+    pass

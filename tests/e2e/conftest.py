@@ -1,0 +1,39 @@
+"""One running system for all end-to-end tests: real processes, as ``make up`` starts them."""
+
+import os
+
+import pytest
+import requests
+
+from services.common import localrun
+
+# ports of their own per test run, so parallel runs on one machine do not collide
+BASE_PORT = 20000 + (os.getpid() % 2000) * 10
+GATEWAY_PORT = BASE_PORT + 9
+API = f"http://127.0.0.1:{GATEWAY_PORT}/api/v1"
+
+
+@pytest.fixture(scope="session")
+def system(service_config, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    env = {
+        **os.environ,
+        "DATABASE_URL": service_config["DATABASE_URL"],
+        "AMQP_URI": service_config["AMQP_URI"],
+        "PYTHONWARNINGS": localrun.QUIET_WARNINGS,
+    }
+    started = localrun.start(run_dir, env, base_port=BASE_PORT, gateway_port=GATEWAY_PORT)
+    try:
+        localrun.wait_healthy(started, timeout=60)
+        yield started
+    finally:
+        localrun.stop(run_dir)
+
+
+def login(username: str) -> dict:
+    """Authorization headers of a demo user (password ``demo``)."""
+    response = requests.post(
+        f"{API}/auth/login", json={"username": username, "password": "demo"}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
