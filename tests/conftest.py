@@ -6,11 +6,16 @@ own PostgreSQL database and its own vhost, both removed at the end, so leftover 
 rows never leak between runs.
 """
 
-import eventlet
+import os
+
+# Hypothesis loads third-party plugins on import; trio's (a selenium dependency) cannot be
+# imported once eventlet has patched socket, so plugins stay off.
+os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
-import os  # noqa: E402
 import uuid  # noqa: E402
 
 import pytest  # noqa: E402
