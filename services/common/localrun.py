@@ -27,33 +27,35 @@ QUIET_WARNINGS = "ignore::DeprecationWarning,ignore::UserWarning"
 @dataclass(frozen=True)
 class Process:
     name: str
-    service_class: str
+    module: str  # what ``nameko run`` runs: ``package.module:ServiceClass``
     port: int
-
-    @property
-    def module(self) -> str:
-        service = self.name.split("-")[0]
-        return f"services.{service}.service:{self.service_class}"
 
 
 def processes(base_port: int = 8100, gateway_port: int = 8000) -> list[Process]:
     return [
-        Process("intake-1", "IntakeService", base_port + 1),
-        Process("intake-2", "IntakeService", base_port + 2),
-        Process("coordination", "CoordinationService", base_port + 3),
-        Process("accountability", "AccountabilityService", base_port + 4),
-        Process("reporting", "ReportingService", base_port + 5),
-        Process("gateway", "GatewayService", gateway_port),
+        Process("intake-1", "services.intake.service:IntakeService", base_port + 1),
+        Process("intake-2", "services.intake.service:IntakeService", base_port + 2),
+        Process("coordination", "services.coordination.service:CoordinationService", base_port + 3),
+        Process(
+            "accountability", "services.accountability.service:AccountabilityService", base_port + 4
+        ),
+        Process("reporting", "services.reporting.service:ReportingService", base_port + 5),
+        Process("gateway", "services.gateway.service:GatewayService", gateway_port),
     ]
 
 
 def start(
-    run_dir: Path, env: dict, base_port: int = 8100, gateway_port: int = 8000
+    run_dir: Path,
+    env: dict,
+    base_port: int = 8100,
+    gateway_port: int = 8000,
+    plan: list[Process] | None = None,
 ) -> list[Process]:
-    """Start every process in the background; pids and logs go to ``run_dir``."""
+    """Start every process of ``plan`` (default: the whole system) in the background;
+    pids and logs go to ``run_dir``."""
     run_dir.mkdir(parents=True, exist_ok=True)
     started = []
-    for process in processes(base_port, gateway_port):
+    for process in plan or processes(base_port, gateway_port):
         log = open(run_dir / f"{process.name}.log", "ab")
         child = subprocess.Popen(
             [str(NAMEKO), "run", "--config", str(CONFIG_FILE), process.module],
