@@ -1,0 +1,1 @@
+"""Bancheng's benchmarks: every figure beside a baseline measured in the same run (DESIGN §6)."""

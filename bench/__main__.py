@@ -1,0 +1,32 @@
+"""``python -m bench [name ...] [--small]``: run the benchmarks, print the table, write JSON."""
+
+import argparse
+import sys
+
+from bench import harness
+
+BENCHMARKS = ("registration",)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("names", nargs="*", help=f"any of {', '.join(BENCHMARKS)} (default: all)")
+    parser.add_argument(
+        "--small", action="store_true", help="tiny sizes: a correctness check, not a measurement"
+    )
+    args = parser.parse_args(argv)
+    unknown = set(args.names) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    rows: list[harness.Row] = []
+    for name in args.names or BENCHMARKS:
+        module = __import__(f"bench.{name}", fromlist=["run"])
+        rows += module.run(**(module.SMALL if args.small else {}))
+    harness.print_table(rows)
+    path = harness.write_results(rows, "small" if args.small else "latest")
+    print(f"\nwritten to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
