@@ -1,4 +1,11 @@
-"""Accountability's SQL."""
+"""Accountability's SQL: every statement on the accountability schema lives here."""
+
+# Advisory lock keys (pg_advisory_xact_lock takes bigints): the audit chain, and one per staff
+# member so that recounting their ladder never interleaves with another finding or appeal.
+AUDIT_CHAIN_LOCK = 0x6163636F_756E74  # "account"
+
+
+# -- first responsibility and helpers ------------------------------------------------------
 
 
 def record_first_responsibility(cur, data: dict) -> bool:
@@ -7,16 +14,397 @@ def record_first_responsibility(cur, data: dict) -> bool:
         "INSERT INTO accountability.first_responsibility (case_no, site_code, first_receiver, "
         "first_asked_by, received_at) VALUES (%(case_no)s, %(site)s, %(first_receiver)s, "
         "%(first_asked_by)s, %(received_at)s) ON CONFLICT (case_no) DO NOTHING",
-        data,
+        {"first_asked_by": None, **data},
     )
     return cur.rowcount == 1
 
 
-def first_received_by(cur, staff_id: str) -> list[dict]:
+def close_first_responsibility(cur, case_no: str, at) -> None:
     cur.execute(
-        "SELECT case_no, site_code AS site, first_asked_by, received_at "
-        "FROM accountability.first_responsibility WHERE first_receiver = %s "
-        "ORDER BY received_at DESC",
+        "UPDATE accountability.first_responsibility SET closed_at = %s "
+        "WHERE case_no = %s AND closed_at IS NULL",
+        (at, case_no),
+    )
+
+
+def add_helper(cur, case_no: str, staff_id: str, added_by: str | None, added_at) -> bool:
+    cur.execute(
+        "INSERT INTO accountability.case_helpers (case_no, staff_id, added_by, added_at) "
+        "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        (case_no, staff_id, added_by, added_at),
+    )
+    return cur.rowcount == 1
+
+
+def cases_of(cur, staff_id: str) -> list[dict]:
+    """Cases the staff member first received or first was asked about, with whether they
+    assisted after the hand-over: listed as a helper, or the actor of any decision on the case
+    recorded after its registration (the audit trail says who did what)."""
+    cur.execute(
+        """
+        SELECT f.case_no, f.site_code AS site, f.first_receiver, f.first_asked_by,
+               f.received_at, f.closed_at,
+               (f.first_receiver = %(staff)s) AS first_received,
+               EXISTS (SELECT 1 FROM accountability.case_helpers h
+                       WHERE h.case_no = f.case_no AND h.staff_id = %(staff)s) AS helper,
+               COALESCE((SELECT json_agg(json_build_object('at', a.at, 'action', a.action)
+                                         ORDER BY a.seq)
+                         FROM accountability.audit_log a
+                         WHERE a.case_no = f.case_no AND a.actor = %(staff)s
+                           AND a.action <> 'registration'), '[]') AS assistance
+        FROM accountability.first_responsibility f
+        WHERE f.first_receiver = %(staff)s OR f.first_asked_by = %(staff)s
+        ORDER BY f.received_at DESC, f.case_no
+        """,
+        {"staff": staff_id},
+    )
+    return cur.fetchall()
+
+
+def cases_helped(cur, staff_id: str) -> list[dict]:
+    cur.execute(
+        "SELECT case_no, added_by, added_at FROM accountability.case_helpers "
+        "WHERE staff_id = %s ORDER BY added_at DESC",
         (staff_id,),
     )
     return cur.fetchall()
+
+
+# -- investigations and findings -----------------------------------------------------------
+
+INVESTIGATION_COLUMNS = """
+    i.id, i.case_no, i.site_code AS site, i.department, i.matter, i.first_receiver, i.reason,
+    i.classified_by, i.opened_at, i.status, i.closed_at
+"""
+
+
+def open_investigation(cur, data: dict, opened_at) -> dict | None:
+    """Open the investigation of a refused case; None when it already has one."""
+    cur.execute(
+        "INSERT INTO accountability.investigations (case_no, site_code, department, matter, "
+        "first_receiver, reason, classified_by, opened_at) VALUES (%(case_no)s, %(site)s, "
+        "%(department)s, %(matter)s, %(first_receiver)s, %(reason)s, %(actor)s, %(opened_at)s) "
+        "ON CONFLICT (case_no) DO NOTHING RETURNING id, case_no, site_code AS site, opened_at",
+        {
+            "site": None,
+            "department": None,
+            "matter": None,
+            "first_receiver": None,
+            "reason": None,
+            "actor": None,
+            **data,
+            "opened_at": opened_at,
+        },
+    )
+    return cur.fetchone()
+
+
+def investigations(cur, status: str | None, limit: int, after: int | None) -> list[dict]:
+    cur.execute(
+        f"SELECT {INVESTIGATION_COLUMNS}, "
+        "(SELECT row_to_json(f) FROM accountability.findings f WHERE f.investigation_id = i.id) "
+        "AS finding FROM accountability.investigations i "
+        "WHERE (%(status)s::text IS NULL OR i.status = %(status)s) "
+        "AND (%(after)s::bigint IS NULL OR i.id < %(after)s) ORDER BY i.id DESC LIMIT %(limit)s",
+        {"status": status, "after": after, "limit": limit},
+    )
+    return cur.fetchall()
+
+
+def investigation(cur, investigation_id: int, lock: bool = False) -> dict | None:
+    cur.execute(
+        f"SELECT {INVESTIGATION_COLUMNS} FROM accountability.investigations i WHERE i.id = %s"
+        + (" FOR UPDATE" if lock else ""),
+        (investigation_id,),
+    )
+    return cur.fetchone()
+
+
+def close_investigation(cur, investigation_id: int, at) -> None:
+    cur.execute(
+        "UPDATE accountability.investigations SET status = 'closed', closed_at = %s WHERE id = %s",
+        (at, investigation_id),
+    )
+
+
+FINDING_COLUMNS = """
+    id, investigation_id, case_no, staff_id, cause, no_fault, finding, department, period,
+    found_on, recorded_by, recorded_at, status
+"""
+
+
+def insert_finding(cur, values: dict) -> dict:
+    cur.execute(
+        "INSERT INTO accountability.findings (investigation_id, case_no, staff_id, cause, "
+        "no_fault, finding, department, period, found_on, recorded_by, recorded_at) VALUES "
+        "(%(investigation_id)s, %(case_no)s, %(staff_id)s, %(cause)s, %(no_fault)s, "
+        "%(finding)s, %(department)s, %(period)s, %(found_on)s, %(recorded_by)s, "
+        f"%(recorded_at)s) RETURNING {FINDING_COLUMNS}",
+        values,
+    )
+    return cur.fetchone()
+
+
+def finding(cur, finding_id: int) -> dict | None:
+    cur.execute(
+        f"SELECT {FINDING_COLUMNS} FROM accountability.findings WHERE id = %s", (finding_id,)
+    )
+    return cur.fetchone()
+
+
+def set_finding_status(cur, finding_id: int, status: str) -> None:
+    cur.execute(
+        "UPDATE accountability.findings SET status = %s WHERE id = %s", (status, finding_id)
+    )
+
+
+def findings_in_period(cur, staff_id: str, period: str) -> list[dict]:
+    cur.execute(
+        f"SELECT {FINDING_COLUMNS} FROM accountability.findings "
+        "WHERE staff_id = %s AND period = %s ORDER BY found_on, id",
+        (staff_id, period),
+    )
+    return cur.fetchall()
+
+
+def findings_of(cur, staff_id: str) -> list[dict]:
+    cur.execute(
+        f"SELECT {FINDING_COLUMNS}, (SELECT row_to_json(a) FROM accountability.appeals a "
+        "WHERE a.finding_id = findings.id) AS appeal FROM accountability.findings "
+        "WHERE staff_id = %s ORDER BY found_on DESC, id DESC",
+        (staff_id,),
+    )
+    return cur.fetchall()
+
+
+def lock_staff(cur, staff_id: str) -> None:
+    cur.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('accountability.staff:' || %s, 0))",
+        (staff_id,),
+    )
+
+
+# -- sanctions and improvement actions -----------------------------------------------------
+
+SANCTION_COLUMNS = """
+    s.id, s.finding_id, s.staff_id, s.kind, s.strike_no, s.period, s.status, s.applied_at,
+    s.confirmed_by, s.confirmed_at, s.revoked_at, s.revoke_reason
+"""
+
+
+def live_sanctions(cur, staff_id: str, period: str) -> list[dict]:
+    cur.execute(
+        f"SELECT {SANCTION_COLUMNS} FROM accountability.sanctions s "
+        "WHERE s.staff_id = %s AND s.period = %s AND s.status <> 'revoked' ORDER BY s.id",
+        (staff_id, period),
+    )
+    return cur.fetchall()
+
+
+def insert_sanction(cur, values: dict) -> dict:
+    cur.execute(
+        "INSERT INTO accountability.sanctions (finding_id, staff_id, kind, strike_no, period, "
+        "status, applied_at) VALUES (%(finding_id)s, %(staff_id)s, %(kind)s, %(strike_no)s, "
+        "%(period)s, %(status)s, %(applied_at)s) RETURNING id",
+        values,
+    )
+    return cur.fetchone()
+
+
+def revoke_sanction(cur, sanction_id: int, at, reason: str) -> dict:
+    cur.execute(
+        "UPDATE accountability.sanctions s SET status = 'revoked', revoked_at = %s, "
+        f"revoke_reason = %s WHERE id = %s RETURNING {SANCTION_COLUMNS}",
+        (at, reason, sanction_id),
+    )
+    return cur.fetchone()
+
+
+def renumber_sanction(cur, sanction_id: int, strike_no: int) -> None:
+    cur.execute(
+        "UPDATE accountability.sanctions SET strike_no = %s WHERE id = %s",
+        (strike_no, sanction_id),
+    )
+
+
+def sanction(cur, sanction_id: int, lock: bool = False) -> dict | None:
+    cur.execute(
+        f"SELECT {SANCTION_COLUMNS} FROM accountability.sanctions s WHERE s.id = %s"
+        + (" FOR UPDATE" if lock else ""),
+        (sanction_id,),
+    )
+    return cur.fetchone()
+
+
+def confirm_sanction(cur, sanction_id: int, actor: str, at) -> None:
+    cur.execute(
+        "UPDATE accountability.sanctions SET status = 'confirmed', confirmed_by = %s, "
+        "confirmed_at = %s WHERE id = %s",
+        (actor, at, sanction_id),
+    )
+
+
+def sanctions_of(cur, staff_id: str) -> list[dict]:
+    cur.execute(
+        f"SELECT {SANCTION_COLUMNS}, f.case_no, f.cause FROM accountability.sanctions s "
+        "JOIN accountability.findings f ON f.id = s.finding_id "
+        "WHERE s.staff_id = %s ORDER BY s.id DESC",
+        (staff_id,),
+    )
+    return cur.fetchall()
+
+
+def insert_improvement_action(cur, finding_id: int, department, action: str, at) -> dict:
+    cur.execute(
+        "INSERT INTO accountability.improvement_actions (finding_id, department, action, "
+        "created_at) VALUES (%s, %s, %s, %s) RETURNING id, department, action",
+        (finding_id, department, action, at),
+    )
+    return cur.fetchone()
+
+
+# -- appeals -------------------------------------------------------------------------------
+
+
+def insert_appeal(cur, values: dict) -> dict | None:
+    cur.execute(
+        "INSERT INTO accountability.appeals (finding_id, staff_id, filed_by, reason, filed_at) "
+        "VALUES (%(finding_id)s, %(staff_id)s, %(filed_by)s, %(reason)s, %(filed_at)s) "
+        "ON CONFLICT (finding_id) DO NOTHING RETURNING *",
+        values,
+    )
+    return cur.fetchone()
+
+
+def appeal(cur, appeal_id: int, lock: bool = False) -> dict | None:
+    cur.execute(
+        "SELECT * FROM accountability.appeals WHERE id = %s" + (" FOR UPDATE" if lock else ""),
+        (appeal_id,),
+    )
+    return cur.fetchone()
+
+
+def decide_appeal(cur, appeal_id: int, upheld: bool, actor: str, at, reason: str) -> dict:
+    cur.execute(
+        "UPDATE accountability.appeals SET status = %s, decided_by = %s, decided_at = %s, "
+        "decision_reason = %s WHERE id = %s RETURNING *",
+        ("upheld" if upheld else "rejected", actor, at, reason, appeal_id),
+    )
+    return cur.fetchone()
+
+
+# -- department deductions -----------------------------------------------------------------
+
+DEDUCTION_COLUMNS = """
+    id, department, year, points::float AS points, reason_code, reason, case_no, meeting_id,
+    deadline_id, at, recorded_at, status, withdrawn_by, withdrawn_at, withdrawal_reason
+"""
+
+
+def insert_deduction(cur, deduction, source_event_id: str) -> dict | None:
+    """Record a deduction once per natural key; None when that fact was already deducted."""
+    cur.execute(
+        "INSERT INTO accountability.deductions (natural_key, department, year, points, "
+        "reason_code, reason, case_no, meeting_id, deadline_id, at, source_event_id) VALUES "
+        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (natural_key) DO NOTHING "
+        f"RETURNING {DEDUCTION_COLUMNS}",
+        (
+            deduction.natural_key,
+            deduction.department,
+            deduction.year,
+            deduction.points,
+            deduction.reason_code,
+            deduction.reason,
+            deduction.case_no,
+            deduction.meeting_id,
+            deduction.deadline_id,
+            deduction.at,
+            source_event_id,
+        ),
+    )
+    return cur.fetchone()
+
+
+def deductions(cur, year: int) -> list[dict]:
+    cur.execute(
+        f"SELECT {DEDUCTION_COLUMNS} FROM accountability.deductions WHERE year = %s "
+        "ORDER BY department, at, id",
+        (year,),
+    )
+    return cur.fetchall()
+
+
+def deduction(cur, deduction_id: int, lock: bool = False) -> dict | None:
+    cur.execute(
+        f"SELECT {DEDUCTION_COLUMNS} FROM accountability.deductions WHERE id = %s"
+        + (" FOR UPDATE" if lock else ""),
+        (deduction_id,),
+    )
+    return cur.fetchone()
+
+
+def withdraw_deduction(cur, deduction_id: int, actor: str, at, reason: str) -> dict:
+    cur.execute(
+        "UPDATE accountability.deductions SET status = 'withdrawn', withdrawn_by = %s, "
+        f"withdrawn_at = %s, withdrawal_reason = %s WHERE id = %s RETURNING {DEDUCTION_COLUMNS}",
+        (actor, at, reason, deduction_id),
+    )
+    return cur.fetchone()
+
+
+# -- the audit trail -----------------------------------------------------------------------
+
+
+def lock_audit_chain(cur) -> None:
+    """Serialise appends so the chain stays linear; held until the transaction ends."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_CHAIN_LOCK,))
+
+
+def last_audit_entry(cur) -> dict | None:
+    cur.execute("SELECT seq, hash FROM accountability.audit_log ORDER BY seq DESC LIMIT 1")
+    return cur.fetchone()
+
+
+def insert_audit_entry(cur, entry, prev_hash: str, hash_: str, source_event_id) -> None:
+    cur.execute(
+        "INSERT INTO accountability.audit_log (seq, at, recorded_at, actor, role, action, "
+        "case_no, subject, content, source_event_id, prev_hash, hash) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            entry.seq,
+            entry.at,
+            entry.recorded_at,
+            entry.actor,
+            entry.role,
+            entry.action,
+            entry.case_no,
+            entry.subject,
+            entry.content,
+            source_event_id,
+            prev_hash,
+            hash_,
+        ),
+    )
+
+
+AUDIT_COLUMNS = (
+    "seq, at, recorded_at, actor, role, action, case_no, subject, content, prev_hash, hash"
+)
+
+
+def audit_entries(cur, case_no: str | None, limit: int, after: int | None) -> list[dict]:
+    cur.execute(
+        f"SELECT {AUDIT_COLUMNS} FROM accountability.audit_log "
+        "WHERE (%(case_no)s::text IS NULL OR case_no = %(case_no)s) "
+        "AND (%(after)s::bigint IS NULL OR seq > %(after)s) ORDER BY seq LIMIT %(limit)s",
+        {"case_no": case_no, "after": after, "limit": limit},
+    )
+    return cur.fetchall()
+
+
+def all_audit_entries(conn):
+    """Every entry in chain order, streamed with a server-side cursor."""
+    with conn.cursor(name="audit_verify") as cur:
+        cur.itersize = 2000
+        cur.execute(f"SELECT {AUDIT_COLUMNS} FROM accountability.audit_log ORDER BY seq")
+        yield from cur

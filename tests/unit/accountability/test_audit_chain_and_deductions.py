@@ -1,0 +1,134 @@
+"""The audit hash chain, the findings' checks and department deductions (pure)."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.accountability import domain
+from services.accountability.rules import load_assessment_points
+from services.common.errors import InvalidField
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+POINTS = load_assessment_points()
+
+
+def chain(n):
+    rows, previous = [], domain.GENESIS_HASH
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)
+    for seq in range(1, n + 1):
+        entry = domain.AuditEntry(
+            seq=seq,
+            at=start + timedelta(minutes=seq),
+            recorded_at=start + timedelta(minutes=seq, seconds=1),
+            actor="S0006",
+            role="supervisor",
+            action="finding",
+            case_no=f"XW-{seq}",
+            subject=None,
+            content=domain.canonical_json({"n": seq, "text": "态度问题"}),
+        )
+        digest = domain.chain_hash(previous, entry)
+        rows.append((entry, previous, digest))
+        previous = digest
+    return rows
+
+
+def test_an_intact_chain_verifies():
+    assert domain.verify_chain(chain(5)) == (5, None)
+
+
+def test_the_hash_does_not_depend_on_the_time_zone_the_row_is_read_in():
+    entry = chain(1)[0][0]
+    elsewhere = replace(entry, at=entry.at.astimezone(timezone(timedelta(hours=-5))))
+    assert domain.chain_hash("x", entry) == domain.chain_hash("x", elsewhere)
+
+
+def test_an_edited_entry_is_named():
+    rows = chain(5)
+    entry, prev, digest = rows[2]
+    rows[2] = (replace(entry, actor="S0001"), prev, digest)
+    count, broken = domain.verify_chain(rows)
+    assert (count, broken.seq) == (2, 3)
+
+
+def test_a_removed_entry_is_named():
+    rows = chain(5)
+    del rows[1]
+    count, broken = domain.verify_chain(rows)
+    assert (count, broken.seq) == (1, 2)
+
+
+def test_a_rewritten_hash_breaks_the_next_link():
+    rows = chain(4)
+    entry, prev, _ = rows[1]
+    forged = replace(entry, content=domain.canonical_json({"n": 0}))
+    rows[1] = (forged, prev, domain.chain_hash(prev, forged))
+    count, broken = domain.verify_chain(rows)
+    assert broken.seq == 3 and count == 2
+
+
+def test_a_finding_needs_staff_and_cause_unless_no_fault():
+    with pytest.raises(InvalidField) as missing:
+        domain.check_finding({"cause": "attitude", "finding": "态度生硬"})
+    assert missing.value.field == "staff_id"
+    with pytest.raises(InvalidField) as cause:
+        domain.check_finding({"staff_id": "S0001", "cause": "lazy", "finding": "x"})
+    assert cause.value.field == "cause"
+    with pytest.raises(InvalidField) as facts:
+        domain.check_finding({"staff_id": "S0001", "cause": "attitude", "finding": "  "})
+    assert facts.value.field == "finding"
+    no_fault = domain.check_finding({"finding": "窗口依法告知，无过错", "no_fault": True})
+    assert no_fault.no_fault and no_fault.staff_id is None and no_fault.cause is None
+
+
+def test_deductions_are_keyed_by_the_fact_and_dated_in_local_time():
+    breach = domain.deduction_for(
+        "deadline_breached",
+        {
+            "case_no": "XW-1",
+            "deadline_id": 7,
+            "kind": "joint_meeting_reply",
+            "due_at": "2026-12-31T17:30:00+08:00",
+            "department": "SCJ",
+        },
+        POINTS,
+        SHANGHAI,
+    )
+    assert (breach.natural_key, breach.points, breach.year) == ("deadline_breached:7", 1, 2026)
+    late_utc = domain.deduction_for(
+        "department_absent",
+        {
+            "meeting_id": 3,
+            "case_nos": ["XW-2"],
+            "department": "GTJ",
+            "at": "2026-12-31T16:30:00+00:00",
+        },  # already 2027 in Shanghai
+        POINTS,
+        SHANGHAI,
+    )
+    assert (late_utc.natural_key, late_utc.year, late_utc.points) == ("absent:3:GTJ", 2027, 2)
+    assert late_utc.case_no == "XW-2"
+    assert domain.deduction_for("deadline_breached", {"deadline_id": 8}, POINTS, SHANGHAI) is None
+
+
+def test_scores_subtract_only_standing_deductions():
+    items = domain.department_scores(
+        [{"code": "SCJ", "name": "市场监管局"}, {"code": "GTJ", "name": "规划资源分局"}],
+        [
+            {"department": "SCJ", "points": 2.0, "status": "recorded"},
+            {"department": "SCJ", "points": 1.0, "status": "withdrawn"},
+            {"department": "SCJ", "points": 1.0, "status": "recorded"},
+        ],
+        100,
+    )
+    scores = {item["department"]: (item["score"], len(item["deductions"])) for item in items}
+    assert scores == {"GTJ": (100, 0), "SCJ": (97, 3)}
+
+
+def test_utc_text_is_stable():
+    moment = datetime(2026, 1, 1, 8, 0, tzinfo=SHANGHAI)
+    assert domain.utc_text(moment) == datetime(2026, 1, 1, 0, 0, tzinfo=UTC).isoformat(
+        timespec="microseconds"
+    )
