@@ -1,16 +1,434 @@
-"""Server-rendered staff pages in Chinese (templates in services/gateway/templates/)."""
+"""Server-rendered staff pages in Chinese (templates in services/gateway/templates/).
 
+Pages sit behind the same signed token as the API, carried in the ``bancheng_token`` cookie
+(HttpOnly, SameSite=Lax, so another site cannot post our forms with it). They call the same
+RPCs with the same user, so the services' role and site rules hold here too; a refusal is a
+Chinese page with the error's status, and an invalid form comes back with what was typed and
+the message next to the field the service named.
+"""
+
+import functools
+import logging
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+import jinja2
+from nameko.exceptions import RemoteError
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
+from services.common import errors
+from services.common.auth import sees_all_sites
+from services.common.config import service_setting
+from services.gateway import case_view
 from services.gateway.base import GatewayBase
+from services.gateway.http import HTTP_SECONDS, TOKEN_COOKIE
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+DEFAULT_TZ = "Asia/Shanghai"
+
+ROLE_LABELS = {
+    "window_staff": "窗口工作人员",
+    "officer": "办不成事反映窗口",
+    "bureau": "区行政审批局",
+    "supervisor": "监督人员",
+    "operator": "运维人员",
+}
+STATUS_LABELS = {
+    "registered": "已登记，待分类",
+    "classified": "已分类",
+    "explained": "已解释说明",
+    "coordinating": "协调办理中",
+    "investigating": "调查中",
+    "meeting": "联席会议中",
+    "replied": "已答复",
+    "resolved": "已办结",
+    "closed": "已办结",
+    "archived": "已归档",
+}
+TYPE_LABELS = {"cannot": "不能办", "hard": "不好办", "refused": "不给办", "pending": "暂时办不了"}
+CHANNEL_LABELS = {
+    "window": "窗口反映",
+    "rating": "好差评",
+    "hotline": "监督投诉电话",
+    "comment_book": "意见留言簿",
+}
+APPLICANT_KIND_LABELS = {"person": "个人", "enterprise": "企业"}
+SERVICE_LABELS = {
+    "intake": "登记",
+    "coordination": "协调",
+    "accountability": "问责",
+    "reporting": "统计",
+}
+# Who may open the registration form: the windows that receive people.
+REGISTRARS = ("window_staff", "officer")
+LIST_FILTERS = ("site", "status", "department", "month", "q")
+PAGE_SIZE = 50
+
+
+def local_time(value, fmt: str = "%Y-%m-%d %H:%M", tz: str = DEFAULT_TZ) -> str:
+    """An ISO 8601 time (as RPC hands it over) shown in the hall's time zone."""
+    if not value:
+        return ""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(ZoneInfo(tz))
+    return moment.strftime(fmt)
+
+
+def _label(labels: dict):
+    return lambda code: labels.get(code, code or "")
+
+
+ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=jinja2.select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+ENVIRONMENT.filters.update(
+    local_time=local_time,
+    role=_label(ROLE_LABELS),
+    status=_label(STATUS_LABELS),
+    case_type=_label(TYPE_LABELS),
+    channel=_label(CHANNEL_LABELS),
+    applicant_kind=_label(APPLICANT_KIND_LABELS),
+    service=_label(SERVICE_LABELS),
+)
+ENVIRONMENT.globals.update(
+    STATUS_LABELS=STATUS_LABELS,
+    TYPE_LABELS=TYPE_LABELS,
+    CHANNEL_LABELS=CHANNEL_LABELS,
+)
+
+
+def menu_for(user: dict | None) -> list[tuple[str, str]]:
+    """The navigation a role sees: only pages it may open."""
+    if user is None:
+        return []
+    items = [("/", "工作台")]
+    if user["role"] in REGISTRARS:
+        items.append(("/cases/new", "登记事项"))
+    items.append(("/cases", "本场所事项" if not sees_all_sites(user) else "全部事项"))
+    items.append(("/cases/mine", "我首接的事项"))
+    return items
+
+
+def render(template: str, user: dict | None, status: int = 200, **context) -> Response:
+    html = ENVIRONMENT.get_template(template).render(user=user, menu=menu_for(user), **context)
+    return Response(
+        html,
+        status=status,
+        mimetype="text/html",
+        headers={
+            # pages show personal data: never cache them, never frame them
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def redirect(location: str, status: int = 303) -> Response:
+    return Response("", status=status, headers={"Location": location})
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path on this site may follow the login (no open redirect)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def error_field(field: str | None) -> str | None:
+    """The form input an error belongs to: ``materials_missing[2]`` → ``materials_missing``."""
+    if not field:
+        return None
+    return field.split("[", 1)[0]
+
+
+def lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def registration_payload(form, tz: str = DEFAULT_TZ) -> dict:
+    """The API's registration body from the form (inputs are named after the API's fields)."""
+
+    def value(name):
+        return (form.get(name) or "").strip()
+
+    payload = {
+        name: value(name)
+        for name in ("site", "window", "matter", "department", "first_receiver", "description")
+    }
+    payload["channel"] = value("channel") or "window"
+    payload["applicant"] = {
+        "kind": value("applicant.kind"),
+        "name": value("applicant.name"),
+        "id_number": value("applicant.id_number") or None,
+        "phone": value("applicant.phone") or None,
+    }
+    payload["materials_presented"] = lines(form.get("materials_presented"))
+    payload["materials_missing"] = lines(form.get("materials_missing"))
+    if value("first_asked_by"):
+        payload["first_asked_by"] = value("first_asked_by")
+    received = value("received_at")
+    if received:
+        # <input type=datetime-local> has no offset: it is the hall's local time
+        try:
+            moment = datetime.fromisoformat(received)
+        except ValueError:
+            payload["received_at"] = received  # the service names the field
+        else:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=ZoneInfo(tz))
+            payload["received_at"] = moment.isoformat()
+    return payload
+
+
+def page(route: str):
+    """Wrap a page: a missing login goes to the login page, other errors become Chinese pages."""
+
+    def decorator(method):
+        @functools.wraps(method)
+        def handle(self, request, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                response = method(self, request, *args, **kwargs)
+            except errors.Unauthorized:
+                target = request.full_path.rstrip("?") if request.method == "GET" else "/"
+                response = redirect(f"/login?next={quote(target, safe='/')}")
+                response.delete_cookie(TOKEN_COOKIE, path="/")
+            except errors.BanchengError as error:
+                response = self._error_page(request, error)
+            except RemoteError as error:
+                log.error("a service failed behind page %s %s: %s", request.method, route, error)
+                response = self._error_page(
+                    request, errors.ServiceUnavailable("服务暂时不可用，请稍后重试")
+                )
+            HTTP_SECONDS.labels(request.method, route, response.status_code).observe(
+                time.perf_counter() - started
+            )
+            return response
+
+        return handle
+
+    return decorator
 
 
 class PageRoutes(GatewayBase):
+    # -- plumbing (no entrypoints) -------------------------------------------------------
+
+    def _page_user(self, request) -> dict | None:
+        try:
+            return self._user(request)
+        except errors.Unauthorized:
+            return None
+
+    def _error_page(self, request, error: errors.BanchengError) -> Response:
+        titles = {403: "无权访问", 404: "未找到", 409: "状态不允许", 503: "服务暂时不可用"}
+        return render(
+            "error.html",
+            self._page_user(request),
+            status=error.status,
+            title=titles.get(error.status, "请求有误"),
+            error=error,
+        )
+
+    @property
+    def _tz(self) -> str:
+        return service_setting(self.config, "TIMEZONE", DEFAULT_TZ)
+
+    # -- login ---------------------------------------------------------------------------
+
+    @http("GET", "/login")
+    @page("/login")
+    def login_page(self, request):
+        return render("login.html", None, next=safe_next(request.args.get("next")), values={})
+
+    @http("POST", "/login")
+    @page("/login")
+    def login_submit(self, request):
+        form = request.form
+        username, password = form.get("username", "").strip(), form.get("password", "")
+        next_path = safe_next(form.get("next"))
+        failure = None
+        if not username:
+            failure = errors.InvalidField("请输入用户名", "username")
+        elif not password:
+            failure = errors.InvalidField("请输入密码", "password")
+        else:
+            try:
+                user = self.intake.authenticate(username, password)
+            except errors.Unauthorized as error:
+                failure = errors.InvalidField(error.message, "password")
+        if failure:
+            return render(
+                "login.html",
+                None,
+                status=failure.status if failure.field != "password" else 401,
+                next=next_path,
+                values={"username": username},
+                errors={failure.field: failure.message},
+            )
+        response = redirect(next_path)
+        response.set_cookie(
+            TOKEN_COOKIE,
+            self.tokens.issue(user),
+            max_age=self.tokens.max_age_seconds,
+            path="/",
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
+
+    @http("GET,POST", "/logout")
+    @page("/logout")
+    def logout(self, request):
+        response = redirect("/login")
+        response.delete_cookie(TOKEN_COOKIE, path="/")
+        return response
+
+    # -- dashboard -----------------------------------------------------------------------
+
     @http("GET", "/")
+    @page("/")
     def home(self, request):
-        return Response(
-            "<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>办成</title>"
-            "<h1>办成 · 办不成事反映窗口</h1><p>接口文档：<a href='/api/v1/openapi.json'>/api/v1/openapi.json</a></p>",
-            mimetype="text/html",
+        user = self._user(request)
+        context = {"recent": self.intake.list_cases({"limit": 10}, user)}
+        context["mine"] = self.intake.list_cases({"first_receiver": user["id"], "limit": 10}, user)
+        if user["role"] in ("officer", "bureau", "supervisor"):
+            context["unclassified"] = self.intake.list_cases(
+                {"status": "registered", "limit": 20}, user
+            )
+        return render("home.html", user, active="/", **context)
+
+    # -- registration ----------------------------------------------------------------------
+
+    def _registration_form(self, user: dict, values: dict, form_errors: dict, status=200):
+        site = None if sees_all_sites(user) else user["site"]
+        sites = self.intake.sites()
+        if site:
+            sites = [s for s in sites if s["code"] == site]
+        return render(
+            "cases/new.html",
+            user,
+            status=status,
+            active="/cases/new",
+            sites=sites,
+            matters=self.intake.matters(site),
+            departments=self.intake.departments(),
+            staff=[s for s in self.intake.staff(site) if s.get("site")],
+            values=values,
+            errors=form_errors,
+        )
+
+    @http("GET", "/cases/new")
+    @page("/cases/new")
+    def registration_form(self, request):
+        user = self._user(request, *REGISTRARS)
+        values = {
+            "site": user["site"] or "",
+            "channel": "window",
+            "applicant.kind": "person",
+            "first_receiver": user["id"],
+            "idempotency_key": uuid.uuid4().hex,
+        }
+        return self._registration_form(user, values, {})
+
+    @http("POST", "/cases/new")
+    @page("/cases/new")
+    def registration_submit(self, request):
+        user = self._user(request, *REGISTRARS)
+        form = request.form
+        values = {name: form.get(name, "") for name in form}
+        try:
+            case = self.intake.register_case(
+                registration_payload(form, self._tz), user, form.get("idempotency_key") or None
+            )
+        except (errors.InvalidField, errors.Forbidden) as error:
+            if error.field is None:
+                raise
+            field = error_field(error.field)
+            return self._registration_form(
+                user, values, {field: error.message}, status=error.status
+            )
+        return redirect(f"/cases/{quote(case['case_no'])}?registered=1")
+
+    # -- lists ---------------------------------------------------------------------------
+
+    def _case_list(self, request, user: dict, filters: dict, title: str, path: str):
+        filters = {**filters, "limit": PAGE_SIZE}
+        if request.args.get("cursor"):
+            filters["cursor"] = request.args["cursor"]
+        items = self.intake.list_cases(filters, user)
+        shown = {name: request.args.get(name, "") for name in LIST_FILTERS}
+        next_page = None
+        if len(items) == PAGE_SIZE:
+            query = {k: v for k, v in shown.items() if v}
+            next_page = f"{path}?{urlencode({**query, 'cursor': items[-1]['case_no']})}"
+        return render(
+            "cases/list.html",
+            user,
+            title=title,
+            path=path,
+            active=path,
+            items=items,
+            filters=shown,
+            sites=self.intake.sites() if sees_all_sites(user) else [],
+            departments=self.intake.departments(),
+            next_page=next_page,
+        )
+
+    @http("GET", "/cases")
+    @page("/cases")
+    def case_list(self, request):
+        user = self._user(request)
+        filters = {name: request.args[name] for name in LIST_FILTERS if request.args.get(name)}
+        title = "全部事项" if sees_all_sites(user) else "本场所事项"
+        return self._case_list(request, user, filters, title, "/cases")
+
+    @http("GET", "/cases/mine")
+    @page("/cases/mine")
+    def my_cases(self, request):
+        user = self._user(request)
+        filters = {name: request.args[name] for name in LIST_FILTERS if request.args.get(name)}
+        filters["first_receiver"] = user["id"]
+        return self._case_list(request, user, filters, "我首接的事项", "/cases/mine")
+
+    # -- one case ------------------------------------------------------------------------
+
+    def _staff_names(self) -> dict:
+        return {member["id"]: member["name"] for member in self.intake.staff(None)}
+
+    @http("GET", "/cases/<string:case_no>")
+    @page("/cases/{case_no}")
+    def case_page(self, request, case_no):
+        user = self._user(request)
+        case = case_view.case_detail(self, case_no, user)
+        return render(
+            "cases/detail.html",
+            user,
+            case=case,
+            staff_names=self._staff_names(),
+            registered=request.args.get("registered") == "1",
+        )
+
+    @http("GET", "/cases/<string:case_no>/print")
+    @page("/cases/{case_no}/print")
+    def case_print(self, request, case_no):
+        user = self._user(request)
+        case = self.intake.get_case(case_no, user)
+        return render(
+            "cases/print.html",
+            user,
+            case=case,
+            staff_names=self._staff_names(),
+            printed_at=local_time(datetime.now(ZoneInfo(self._tz)), tz=self._tz),
         )

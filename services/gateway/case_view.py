@@ -1,0 +1,28 @@
+"""One case as people see it: intake's record, every service's timeline merged, its deadlines.
+
+The JSON route ``GET /api/v1/cases/{case_no}`` and the case page both show this, so the merge
+lives here once. ``gateway`` is any object with the four RPC proxies (a gateway worker).
+"""
+
+TIMELINE_SOURCES = ("intake", "coordination", "accountability", "reporting")
+
+
+def merge_timelines(timelines: list[list[dict]]) -> list[dict]:
+    """Every service's entries in one list, oldest first (ties keep the services' order)."""
+    entries = [entry for timeline in timelines for entry in timeline]
+    entries.sort(key=lambda entry: str(entry["at"]))
+    return entries
+
+
+def case_timeline(gateway, case_no: str) -> list[dict]:
+    """Ask the four services at once and merge what they recorded about ``case_no``."""
+    pending = [
+        getattr(gateway, source).case_timeline.call_async(case_no) for source in TIMELINE_SOURCES
+    ]
+    return merge_timelines([reply.result() for reply in pending])
+
+
+def case_detail(gateway, case_no: str, user: dict) -> dict:
+    """The case (site rules checked by intake for ``user``), its deadlines and its timeline."""
+    case = gateway.intake.get_case(case_no, user)
+    return {**case, "deadlines": [], "timeline": case_timeline(gateway, case_no)}
