@@ -1,7 +1,10 @@
 """Intake's SQL: every statement on the intake schema lives here."""
 
+import json
+
 from psycopg.types.json import Jsonb
 
+from services.intake.channels import Catalogue
 from services.intake.domain import Reference, Registration
 
 CASE_COLUMNS = """
@@ -9,7 +12,8 @@ CASE_COLUMNS = """
     c.department_code AS department, c.channel, c.applicant_kind, c.applicant_name,
     c.id_number_masked, c.phone, c.description, c.materials_presented, c.materials_missing,
     c.first_receiver, c.first_asked_by, c.received_at, c.registered_at, c.registered_by,
-    c.status, c.repeat_of, s.name AS site_name, m.name AS matter_name,
+    c.status, c.case_type AS type, c.complex, c.overdue, c.requires_return_visit,
+    c.feedback_id::text AS feedback_id, c.rated_staff, c.repeat_of, s.name AS site_name, m.name AS matter_name,
     d.name AS department_name, w.name AS window_name, r.name AS first_receiver_name
 """
 
@@ -142,6 +146,55 @@ def earlier_cases(cur, id_number_hash: str, matter: str, since) -> list[str]:
     return [row["case_no"] for row in cur.fetchall()]
 
 
+CASE_INSERT_COLUMNS = (
+    "case_no, site_code, window_code, matter_code, department_code, channel, applicant_kind, "
+    "applicant_name, id_number_cipher, id_number_masked, id_number_hash, phone, description, "
+    "materials_presented, materials_missing, first_receiver, first_asked_by, received_at, "
+    "registered_by, repeat_of, idempotency_key, requires_return_visit, feedback_id, rated_staff"
+)
+
+
+def case_row(
+    case_no: str,
+    reg: Registration,
+    protected: dict,
+    actor: dict,
+    repeat_of: list[str],
+    idempotency_key: str | None = None,
+    *,
+    requires_return_visit: bool = False,
+    feedback_id: str | None = None,
+    rated_staff: str | None = None,
+) -> tuple:
+    """One ``intake.cases`` row in the order of :data:`CASE_INSERT_COLUMNS` (INSERT and COPY)."""
+    return (
+        case_no,
+        reg.site,
+        reg.window,
+        reg.matter,
+        reg.department,
+        reg.channel,
+        reg.applicant_kind,
+        reg.applicant_name,
+        protected.get("cipher"),
+        protected.get("masked"),
+        protected.get("hash"),
+        reg.phone,
+        reg.description,
+        Jsonb(reg.materials_presented),
+        Jsonb(reg.materials_missing),
+        reg.first_receiver,
+        reg.first_asked_by,
+        reg.received_at,
+        actor["id"],
+        Jsonb(repeat_of),
+        idempotency_key,
+        requires_return_visit,
+        feedback_id,
+        rated_staff,
+    )
+
+
 def insert_case(
     cur,
     case_no: str,
@@ -150,36 +203,12 @@ def insert_case(
     actor: dict,
     repeat_of: list[str],
     idempotency_key: str | None,
+    **channel_fields,
 ) -> None:
+    row = case_row(case_no, reg, protected, actor, repeat_of, idempotency_key, **channel_fields)
     cur.execute(
-        "INSERT INTO intake.cases (case_no, site_code, window_code, matter_code, department_code, "
-        "channel, applicant_kind, applicant_name, id_number_cipher, id_number_masked, "
-        "id_number_hash, phone, description, materials_presented, materials_missing, "
-        "first_receiver, first_asked_by, received_at, registered_by, repeat_of, idempotency_key) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            case_no,
-            reg.site,
-            reg.window,
-            reg.matter,
-            reg.department,
-            reg.channel,
-            reg.applicant_kind,
-            reg.applicant_name,
-            protected.get("cipher"),
-            protected.get("masked"),
-            protected.get("hash"),
-            reg.phone,
-            reg.description,
-            Jsonb(reg.materials_presented),
-            Jsonb(reg.materials_missing),
-            reg.first_receiver,
-            reg.first_asked_by,
-            reg.received_at,
-            actor["id"],
-            Jsonb(repeat_of),
-            idempotency_key,
-        ),
+        f"INSERT INTO intake.cases ({CASE_INSERT_COLUMNS}) VALUES ({', '.join(['%s'] * len(row))})",
+        row,
     )
 
 
@@ -196,6 +225,8 @@ def list_cases(
     month=None,
     q=None,
     first_receiver=None,
+    case_type=None,
+    overdue=None,
     limit=50,
     cursor=None,
 ) -> list[dict]:
@@ -206,6 +237,8 @@ def list_cases(
         "AND (%(status)s::text IS NULL OR c.status = %(status)s) "
         "AND (%(department)s::text IS NULL OR c.department_code = %(department)s) "
         "AND (%(first_receiver)s::text IS NULL OR c.first_receiver = %(first_receiver)s) "
+        "AND (%(case_type)s::text IS NULL OR c.case_type = %(case_type)s) "
+        "AND (%(overdue)s::boolean IS NULL OR c.overdue = %(overdue)s) "
         "AND (%(month)s::text IS NULL OR to_char(c.received_at AT TIME ZONE 'Asia/Shanghai', "
         "'YYYY-MM') = %(month)s) "
         "AND (%(q)s::text IS NULL OR c.description ILIKE '%%' || %(q)s || '%%' "
@@ -219,8 +252,270 @@ def list_cases(
             "month": month,
             "q": q,
             "first_receiver": first_receiver,
+            "case_type": case_type,
+            "overdue": overdue,
             "cursor": cursor,
             "limit": limit,
         },
     )
     return cur.fetchall()
+
+
+# -- what the case view adds: links to earlier cases, helpers, return visits ----------------
+
+
+def case_links(cur, case_nos: list[str]) -> list[dict]:
+    """The earlier cases a repeat visit points to, oldest first."""
+    if not case_nos:
+        return []
+    cur.execute(
+        "SELECT case_no, received_at FROM intake.cases WHERE case_no = ANY(%s) "
+        "ORDER BY received_at, case_no",
+        (list(case_nos),),
+    )
+    return cur.fetchall()
+
+
+def helpers(cur, case_no: str) -> list[dict]:
+    cur.execute(
+        "SELECT h.staff_id, s.name, s.site_code AS site, h.added_by, h.added_at "
+        "FROM intake.case_helpers h JOIN intake.staff s ON s.id = h.staff_id "
+        "WHERE h.case_no = %s ORDER BY h.added_at, h.staff_id",
+        (case_no,),
+    )
+    return cur.fetchall()
+
+
+def add_helper(cur, case_no: str, staff_id: str, added_by: str) -> dict | None:
+    """The new helper row, or None when that staff member already helps on the case."""
+    return _one(
+        cur,
+        "INSERT INTO intake.case_helpers (case_no, staff_id, added_by) VALUES (%s, %s, %s) "
+        "ON CONFLICT DO NOTHING RETURNING staff_id, added_by, added_at",
+        (case_no, staff_id, added_by),
+    )
+
+
+def staff_member(cur, staff_id: str) -> dict | None:
+    return _one(
+        cur,
+        "SELECT id, name, site_code AS site, role FROM intake.staff WHERE id = %s",
+        (staff_id,),
+    )
+
+
+def return_visits(cur, case_no: str) -> list[dict]:
+    cur.execute(
+        "SELECT id, satisfied, notes, recorded_by, recorded_at FROM intake.return_visits "
+        "WHERE case_no = %s ORDER BY recorded_at, id",
+        (case_no,),
+    )
+    return cur.fetchall()
+
+
+def insert_return_visit(cur, case_no: str, satisfied: bool, notes: str, actor: str) -> dict:
+    return _one(
+        cur,
+        "INSERT INTO intake.return_visits (case_no, satisfied, notes, recorded_by) "
+        "VALUES (%s, %s, %s, %s) RETURNING id, satisfied, notes, recorded_by, recorded_at",
+        (case_no, satisfied, notes, actor),
+    )
+
+
+def lock_case(cur, case_no: str) -> dict | None:
+    """The case's own row, locked until the transaction ends (scoping and flags)."""
+    return _one(
+        cur,
+        "SELECT case_no, site_code AS site, first_receiver, first_asked_by, "
+        "requires_return_visit FROM intake.cases WHERE case_no = %s FOR UPDATE",
+        (case_no,),
+    )
+
+
+# -- the other channels -----------------------------------------------------------------------
+
+
+def catalogue(cur) -> Catalogue:
+    """All reference data a piece of feedback may name, in five small queries."""
+    cur.execute("SELECT code, name FROM intake.sites")
+    sites = {row["code"]: row["name"] for row in cur.fetchall()}
+    cur.execute("SELECT site_code, code, name FROM intake.windows")
+    windows = {(row["site_code"], row["code"]): row["name"] for row in cur.fetchall()}
+    cur.execute("SELECT code, name, department_code FROM intake.matters")
+    matters = {
+        row["code"]: {"name": row["name"], "department": row["department_code"]}
+        for row in cur.fetchall()
+    }
+    cur.execute("SELECT matter_code, site_code FROM intake.matter_sites")
+    matter_sites = frozenset((row["matter_code"], row["site_code"]) for row in cur.fetchall())
+    cur.execute("SELECT code, name FROM intake.departments")
+    departments = {row["code"]: row["name"] for row in cur.fetchall()}
+    cur.execute("SELECT id, name, site_code, role FROM intake.staff")
+    staff = {
+        row["id"]: {"name": row["name"], "site": row["site_code"], "role": row["role"]}
+        for row in cur.fetchall()
+    }
+    return Catalogue(sites, windows, matters, matter_sites, departments, staff)
+
+
+RATING_COLUMNS = (
+    "id, batch_id, site_code, window_code, matter_code, staff_id, level, text, real_name, "
+    "rated_at, case_no"
+)
+
+
+def rating_row(rating_id: str, batch_id: str | None, feedback, case_no: str | None) -> tuple:
+    return (
+        rating_id,
+        batch_id,
+        feedback.site,
+        feedback.window,
+        feedback.matter,
+        feedback.staff,
+        feedback.level,
+        feedback.text,
+        feedback.real_name,
+        feedback.at,
+        case_no,
+    )
+
+
+def insert_rating(cur, row: tuple) -> None:
+    cur.execute(
+        f"INSERT INTO intake.ratings ({RATING_COLUMNS}) VALUES ({', '.join(['%s'] * len(row))})",
+        row,
+    )
+
+
+def insert_complaint(cur, complaint_id: str, feedback, case_no: str, actor: str) -> None:
+    cur.execute(
+        "INSERT INTO intake.complaints (id, channel, site_code, matter_code, text, case_no, "
+        "recorded_by) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (
+            complaint_id,
+            feedback.channel,
+            feedback.site,
+            feedback.matter,
+            feedback.text,
+            case_no,
+            actor,
+        ),
+    )
+
+
+def insert_suggestion(cur, suggestion_id: str, feedback, actor: str) -> None:
+    cur.execute(
+        "INSERT INTO intake.suggestions (id, channel, site_code, window_code, matter_code, text, "
+        "recorded_by) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (
+            suggestion_id,
+            feedback.channel,
+            feedback.site,
+            feedback.window,
+            feedback.matter,
+            feedback.text,
+            actor,
+        ),
+    )
+
+
+def feedback_response(cur, idempotency_key: str) -> dict | None:
+    row = _one(
+        cur,
+        "SELECT response FROM intake.feedback_requests WHERE idempotency_key = %s",
+        (idempotency_key,),
+    )
+    return row["response"] if row else None
+
+
+def save_feedback_response(cur, idempotency_key: str, response: dict) -> None:
+    cur.execute(
+        "INSERT INTO intake.feedback_requests (idempotency_key, response) VALUES (%s, %s)",
+        (idempotency_key, Jsonb(response)),
+    )
+
+
+# -- the batch path: COPY, and one round trip per step rather than per row --------------------
+
+
+def reserve_case_sequences(cur, day, count: int) -> int:
+    """Reserve ``count`` consecutive numbers of ``day``; returns the first."""
+    cur.execute(
+        "INSERT INTO intake.case_counters (day, last) VALUES (%(day)s, %(n)s) "
+        "ON CONFLICT (day) DO UPDATE SET last = intake.case_counters.last + %(n)s RETURNING last",
+        {"day": day, "n": count},
+    )
+    return cur.fetchone()["last"] - count + 1
+
+
+def earlier_cases_of_many(cur, hashes: list[str], since) -> dict[tuple[str, str], list[tuple]]:
+    """Earlier cases of many applicants at once: (case_no, received_at) by (hash, matter)."""
+    if not hashes:
+        return {}
+    cur.execute(
+        "SELECT id_number_hash, matter_code, case_no, received_at FROM intake.cases "
+        "WHERE id_number_hash = ANY(%s) AND received_at >= %s ORDER BY received_at, case_no",
+        (list(set(hashes)), since),
+    )
+    found: dict[tuple[str, str], list[str]] = {}
+    for row in cur.fetchall():
+        found.setdefault((row["id_number_hash"], row["matter_code"]), []).append(
+            (row["case_no"], row["received_at"])
+        )
+    return found
+
+
+def copy_rows(cur, table: str, columns: str, rows) -> None:
+    """COPY ``rows`` into ``intake.<table>``: one stream instead of a statement per row."""
+    with cur.copy(f"COPY intake.{table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def copy_events(cur, events: list[dict]) -> None:
+    """Write many events to intake's outbox in one COPY (same rows as ``outbox.add_event``)."""
+    if not events:
+        return
+    copy_rows(
+        cur,
+        "outbox",
+        "event_id, event_type, payload",
+        ((e["id"], e["type"], json.dumps(e, ensure_ascii=False)) for e in events),
+    )
+    # the Database wrapper wakes the relay after the commit, as add_event arranges
+    cur.wrote_events = True
+
+
+def copy_timeline(cur, entries) -> None:
+    """Timeline rows (case_no, actor, kind, text) in one COPY."""
+    copy_rows(cur, "timeline", "case_no, actor, kind, text", entries)
+
+
+# -- what coordination tells us (consumed events) ---------------------------------------------
+
+
+def set_status(cur, case_no: str, status: str, at, case_type: str | None) -> None:
+    """Keep the newest state: an older state change arriving late does not win."""
+    cur.execute(
+        "UPDATE intake.cases SET status = %(status)s, status_at = %(at)s, "
+        "case_type = COALESCE(%(type)s, case_type) "
+        "WHERE case_no = %(case_no)s AND (status_at IS NULL OR status_at <= %(at)s)",
+        {"status": status, "at": at, "type": case_type, "case_no": case_no},
+    )
+
+
+def set_classification(cur, case_no: str, case_type: str, complex_: bool, at) -> None:
+    cur.execute(
+        "UPDATE intake.cases SET case_type = %(type)s, complex = %(complex)s, "
+        "classified_at = %(at)s "
+        "WHERE case_no = %(case_no)s AND (classified_at IS NULL OR classified_at <= %(at)s)",
+        {"type": case_type, "complex": complex_, "at": at, "case_no": case_no},
+    )
+
+
+def mark_deadline_breached(cur, case_no: str) -> None:
+    cur.execute("UPDATE intake.cases SET deadline_breached = true WHERE case_no = %s", (case_no,))
+
+
+def mark_answered(cur, case_no: str) -> None:
+    cur.execute("UPDATE intake.cases SET answered = true WHERE case_no = %s", (case_no,))
