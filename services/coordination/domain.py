@@ -1,0 +1,431 @@
+"""Coordination's domain: the case state machine, each type's rules and deadline arithmetic (pure).
+
+The service layer reads a case's facts from the store and passes them in as :class:`CaseFacts`;
+every rule here raises a domain error (409 for a state that does not allow the action, 422 for
+a bad field, 403 for a role that may not act) so it can be unit-tested on plain values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from services.common.errors import Conflict, Forbidden, InvalidField
+from services.common.workdays import WorkingCalendar
+
+TYPES = ("cannot", "hard", "refused", "pending")
+TYPE_LABELS = {"cannot": "不能办", "hard": "不好办", "refused": "不给办", "pending": "暂时办不了"}
+MEASURES = ("deferred_materials", "commitment", "video_verification", "data_sharing")
+OUTCOMES = ("done", "explained", "not_done")
+
+STATE_LABELS = {
+    "registered": "已登记",
+    "classified": "已分类",
+    "in_progress": "办理中",
+    "replied": "已答复",
+    "resolved": "已办结",
+    "closed": "已关闭",
+    "archived": "已归档",
+}
+
+# action -> (states it may start from, state it leads to)
+TRANSITIONS = {
+    "classify": (frozenset({"registered"}), "classified"),
+    "start": (frozenset({"classified"}), "in_progress"),
+    "reply": (frozenset({"classified", "in_progress"}), "replied"),
+    "resolve": (frozenset({"classified", "in_progress", "replied"}), "resolved"),
+    "close": (frozenset({"resolved"}), "closed"),
+    "archive": (frozenset({"closed"}), "archived"),
+    "reopen": (frozenset({"resolved", "closed", "archived"}), "in_progress"),
+}
+ACTION_LABELS = {
+    "classify": "分类",
+    "start": "开始办理",
+    "reply": "答复申请人",
+    "resolve": "办结",
+    "close": "关闭",
+    "archive": "归档",
+    "reopen": "重新打开",
+    "explain": "说明政策依据",
+    "measure": "采取协调措施",
+    "meeting": "召开联席会议",
+}
+# States in which a type's own work (explanation, measures, meetings) may be recorded.
+WORKING_STATES = frozenset({"classified", "in_progress", "replied"})
+
+MAX_TEXT = 2000
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the rules need to know about one case."""
+
+    case_no: str
+    state: str
+    case_type: str | None = None
+    complex: bool = False
+    requires_return_visit: bool = False
+    return_visit_done: bool = False
+    explained: bool = False
+    measures: int = 0
+    minuted: bool = False
+
+
+# --------------------------------------------------------------------------- state machine
+
+
+def next_state(case: CaseFacts, action: str) -> str:
+    """The state ``action`` leads ``case`` to; Conflict (409) when its state or type forbid it."""
+    sources, target = TRANSITIONS[action]
+    if case.state not in sources:
+        allowed = "、".join(STATE_LABELS[s] for s in sorted(sources, key=list(STATE_LABELS).index))
+        raise Conflict(
+            f"事项 {case.case_no} 当前状态为“{STATE_LABELS.get(case.state, case.state)}”，"
+            f"不能{ACTION_LABELS[action]}（仅限{allowed}状态）",
+            code="invalid_transition",
+        )
+    if action in ("reply", "resolve", "close"):
+        _check_type_done(case, action)
+    if action == "close" and case.requires_return_visit and not case.return_visit_done:
+        raise Conflict(f"事项 {case.case_no} 须先完成回访才能关闭", code="return_visit_required")
+    return target
+
+
+def _check_type_done(case: CaseFacts, action: str) -> None:
+    verb = ACTION_LABELS[action]
+    if case.case_type == "cannot" and not case.explained and action != "reply":
+        raise Conflict(
+            f"“不能办”事项须先说明法律或政策依据并作出解释，才能{verb}", code="explanation_required"
+        )
+    if case.case_type == "hard" and action == "resolve" and case.measures == 0:
+        raise Conflict("“不好办”事项须至少采取一项协调措施才能办结", code="measure_required")
+    if case.case_type == "pending" and action in ("reply", "resolve") and not case.minuted:
+        raise Conflict(
+            f"“暂时办不了”事项须先召开联席会议并记录纪要，才能{verb}", code="minutes_required"
+        )
+
+
+def check_work(case: CaseFacts, kind: str, required_type: str) -> str | None:
+    """Check that ``kind`` of work (explain/measure/meeting) fits the case.
+
+    Returns the state the case moves to (``in_progress`` on its first piece of work), or None.
+    """
+    if case.case_type != required_type:
+        current = TYPE_LABELS.get(case.case_type, "未分类")
+        raise Conflict(
+            f"只有“{TYPE_LABELS[required_type]}”事项才能{ACTION_LABELS[kind]}，"
+            f"事项 {case.case_no} 为“{current}”",
+            code="wrong_type",
+        )
+    if case.state not in WORKING_STATES:
+        raise Conflict(
+            f"事项 {case.case_no} 当前状态为“{STATE_LABELS.get(case.state, case.state)}”，"
+            f"不能{ACTION_LABELS[kind]}",
+            code="invalid_transition",
+        )
+    return "in_progress" if case.state == "classified" else None
+
+
+def check_actor(case: CaseFacts, actor: dict) -> None:
+    """Officers act on every case; the approval bureau only on ``pending`` ones."""
+    if actor.get("role") == "officer":
+        return
+    if actor.get("role") == "bureau" and case.case_type == "pending":
+        return
+    raise Forbidden("只有办不成事反映窗口的工作人员（区行政审批局限“暂时办不了”事项）可办理此事项")
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+def text(payload: dict, name: str, label: str, *, required: bool = True) -> str | None:
+    value = payload.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise InvalidField(f"缺少{label}", name)
+        return None
+    if not isinstance(value, str):
+        raise InvalidField(f"{label}应为文本", name)
+    if len(value) > MAX_TEXT:
+        raise InvalidField(f"{label}不能超过 {MAX_TEXT} 字", name)
+    return value.strip()
+
+
+def flag(payload: dict, name: str, label: str) -> bool:
+    value = payload.get(name, False)
+    if not isinstance(value, bool):
+        raise InvalidField(f"{label}应为 true 或 false", name)
+    return value
+
+
+def codes(payload: dict, name: str, label: str) -> list[str]:
+    value = payload.get(name)
+    if not isinstance(value, list) or not value:
+        raise InvalidField(f"{label}应为非空列表", name)
+    if not all(isinstance(item, str) and item.strip() for item in value):
+        raise InvalidField(f"{label}中每一项都应为非空文本", name)
+    return list(dict.fromkeys(item.strip() for item in value))
+
+
+def moment(value, name: str, label: str) -> datetime:
+    """An aware ISO 8601 time; a bare date means the close of that day is left to the caller."""
+    if not isinstance(value, str):
+        raise InvalidField(f"{label}应为 ISO 8601 时间", name)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidField(f"{label}格式不正确，应为 ISO 8601（含时区）", name) from exc
+    if parsed.tzinfo is None:
+        raise InvalidField(f"{label}须带时区，例如 2026-12-01T09:30:00+08:00", name)
+    return parsed
+
+
+def day(value, name: str, label: str) -> date:
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            pass
+    raise InvalidField(f"{label}应为日期 YYYY-MM-DD", name)
+
+
+def check_classification(payload: dict) -> dict:
+    case_type = payload.get("type")
+    if case_type not in TYPES:
+        raise InvalidField("事项类型应为 cannot / hard / refused / pending 之一", "type")
+    return {
+        "type": case_type,
+        "reason": text(payload, "reason", "分类理由"),
+        "complex": flag(payload, "complex", "是否特别复杂"),
+    }
+
+
+def check_explanation(payload: dict) -> dict:
+    items = payload.get("missing_key_materials", [])
+    if not isinstance(items, list):
+        raise InvalidField("缺少的关键材料应为列表", "missing_key_materials")
+    materials = []
+    for index, item in enumerate(items):
+        where = f"missing_key_materials[{index}]"
+        if not isinstance(item, dict):
+            raise InvalidField("每项缺少的关键材料应含 name 和 how_to_obtain", where)
+        materials.append(
+            {
+                "name": _item_text(item, "name", where, "材料名称"),
+                "how_to_obtain": _item_text(
+                    item, "how_to_obtain", where, "获取途径（到何处、如何取得）"
+                ),
+            }
+        )
+    return {
+        "legal_basis": text(payload, "legal_basis", "法律或政策依据"),
+        "explanation": text(payload, "explanation", "解释说明"),
+        "missing_key_materials": materials,
+    }
+
+
+def _item_text(item: dict, key: str, where: str, label: str) -> str:
+    """A text field inside a list item, with the error naming the item (``list[i].key``)."""
+    try:
+        return text(item, key, label)
+    except InvalidField as error:
+        raise InvalidField(error.message, f"{where}.{key}") from None
+
+
+def check_measure(payload: dict) -> dict:
+    measure = payload.get("measure")
+    if measure not in MEASURES:
+        raise InvalidField(f"措施应为 {' / '.join(MEASURES)} 之一", "measure")
+    result = {
+        "measure": measure,
+        "departments": codes(payload, "departments", "协调部门"),
+        "details": text(payload, "details", "措施内容"),
+        "materials": [],
+        "due": None,
+    }
+    if payload.get("due") is not None:
+        result["due"] = day(payload["due"], "due", "期限")
+    if measure == "deferred_materials":
+        # 容缺受理: the missing non-key materials and the date they must be supplied by.
+        result["materials"] = codes(payload, "materials", "容缺材料清单")
+        if result["due"] is None:
+            raise InvalidField("容缺受理须写明补交材料的期限", "due")
+    return result
+
+
+def check_measure_response(payload: dict, departments: list[str]) -> dict:
+    department = text(payload, "department", "部门")
+    if department not in departments:
+        raise InvalidField(f"部门 {department} 不是该措施的协调部门", "department")
+    return {
+        "department": department,
+        "response": text(payload, "response", "部门答复"),
+        "delivered": flag(payload, "delivered", "是否已落实"),
+    }
+
+
+def check_meeting(payload: dict) -> dict:
+    return {
+        "case_nos": codes(payload, "case_nos", "事项编号"),
+        "departments": codes(payload, "departments", "参会部门"),
+        "scheduled_at": moment(payload.get("scheduled_at"), "scheduled_at", "会议时间"),
+        "complex": flag(payload, "complex", "是否特别复杂"),
+    }
+
+
+def check_minutes(payload: dict, departments: list[str], case_nos: list[str]) -> dict:
+    attendance = payload.get("attendance")
+    if not isinstance(attendance, list) or not attendance:
+        raise InvalidField("出席情况应为非空列表", "attendance")
+    seen = {}
+    for index, entry in enumerate(attendance):
+        where = f"attendance[{index}]"
+        if not isinstance(entry, dict):
+            raise InvalidField("每项出席情况应含 department、present、position", where)
+        department = entry.get("department")
+        if department not in departments:
+            raise InvalidField(f"部门 {department} 未受邀参会", f"{where}.department")
+        if department in seen:
+            raise InvalidField(f"部门 {department} 重复出现", f"{where}.department")
+        present = entry.get("present")
+        if not isinstance(present, bool):
+            raise InvalidField("present 应为 true 或 false", f"{where}.present")
+        seen[department] = {
+            "department": department,
+            "present": present,
+            "valid_reason": None
+            if present
+            else text(entry, "valid_reason", "缺席理由", required=False),
+            "position": text(entry, "position", "部门意见", required=False),
+        }
+    missing = [d for d in departments if d not in seen]
+    if missing:
+        raise InvalidField(f"缺少部门 {'、'.join(missing)} 的出席情况", "attendance")
+    assignments = []
+    raw = payload.get("assignments", [])
+    if not isinstance(raw, list):
+        raise InvalidField("任务分工应为列表", "assignments")
+    for index, item in enumerate(raw):
+        where = f"assignments[{index}]"
+        if not isinstance(item, dict):
+            raise InvalidField("每项任务应含 department、task、due", where)
+        if item.get("department") not in departments:
+            raise InvalidField(f"部门 {item.get('department')} 未受邀参会", f"{where}.department")
+        case_no = item.get("case_no") or (case_nos[0] if len(case_nos) == 1 else None)
+        if case_no not in case_nos:
+            raise InvalidField("任务须注明所属事项编号（case_no）", f"{where}.case_no")
+        assignments.append(
+            {
+                "department": item["department"],
+                "case_no": case_no,
+                "task": text(item, "task", "任务内容"),
+                "due": day(item.get("due"), f"{where}.due", "任务期限").isoformat(),
+            }
+        )
+    return {
+        "attendance": list(seen.values()),
+        "decision": text(payload, "decision", "会议决定"),
+        "assignments": assignments,
+    }
+
+
+def absent_without_reason(attendance: list[dict]) -> list[str]:
+    """Departments that stayed away without a valid reason: reported to accountability."""
+    return [a["department"] for a in attendance if not a["present"] and not a["valid_reason"]]
+
+
+def check_resolution(payload: dict, measure_ids: list[int]) -> dict:
+    outcome = payload.get("outcome")
+    if outcome not in OUTCOMES:
+        raise InvalidField(
+            "办理结果应为 done（办成）/ explained（已解释）/ not_done（未办成）", "outcome"
+        )
+    worked = payload.get("worked_measures", [])
+    if not isinstance(worked, list) or any(m not in measure_ids for m in worked):
+        raise InvalidField("有效措施应为本事项措施编号的列表", "worked_measures")
+    return {
+        "outcome": outcome,
+        "summary": text(payload, "summary", "办理情况"),
+        "worked_measures": worked,
+    }
+
+
+def check_practice(payload: dict) -> dict:
+    return {
+        "matter": text(payload, "matter", "事项"),
+        "windows": codes(payload, "windows", "适用窗口"),
+        "title": text(payload, "title", "做法名称"),
+        "description": text(payload, "description", "具体做法"),
+        "case_no": text(payload, "case_no", "来源事项", required=False),
+    }
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+@dataclass(frozen=True)
+class DeadlinePlan:
+    """A deadline to store: counted ``days`` working days after ``counting_from``."""
+
+    counting_from: datetime
+    days: int
+    due_at: datetime
+    warn_at: datetime
+    provisional: bool
+    unknown_years: tuple[int, ...]
+
+
+def plan_deadline(
+    calendar: WorkingCalendar, counting_from: datetime, days: int, warning_share: float | None
+) -> DeadlinePlan:
+    """Compute a deadline and when to warn about it.
+
+    The warning comes at the start of the last working day (``warning_share`` None), or when
+    that share of the period is left.
+    """
+    deadline = calendar.add_working_days(counting_from, days)
+    return DeadlinePlan(
+        counting_from=counting_from,
+        days=days,
+        due_at=deadline.due_at,
+        warn_at=warn_at(deadline.due_at, counting_from, warning_share),
+        provisional=deadline.provisional,
+        unknown_years=deadline.unknown_years,
+    )
+
+
+def warn_at(due_at: datetime, counting_from: datetime, warning_share: float | None) -> datetime:
+    if warning_share is None:
+        return due_at.replace(hour=0, minute=0, second=0, microsecond=0)
+    return due_at - timedelta(seconds=(due_at - counting_from).total_seconds() * warning_share)
+
+
+def resume_plan(
+    calendar: WorkingCalendar,
+    paused_at: datetime,
+    resumed_at: datetime,
+    due_at: datetime,
+    warning_share: float | None,
+) -> DeadlinePlan:
+    """The deadline after a pause: the working days left when it paused count from the resume.
+
+    A clock paused on its last day (or later) gets one working day after the resume.
+    """
+    left = max(1, calendar.working_days_left(paused_at, due_at))
+    return plan_deadline(calendar, resumed_at, left, warning_share)
+
+
+def reply_record(
+    calendar: WorkingCalendar, received_at: datetime, replied_at: datetime, due_at: datetime | None
+) -> dict:
+    """Whether a reply met its deadline, and how many working days it took after hand-over."""
+    return {
+        "on_time": None if due_at is None else replied_at <= due_at,
+        "working_days_taken": calendar.working_days_between(received_at, replied_at),
+    }
+
+
+def end_of_day(calendar: WorkingCalendar, due: str | date) -> datetime:
+    """A task due on a date is due at that day's closing time in the calendar's zone."""
+    day_ = date.fromisoformat(due) if isinstance(due, str) else due
+    return datetime.combine(day_, calendar.closing_time, tzinfo=calendar.tz)
