@@ -4,13 +4,20 @@ The JSON route ``GET /api/v1/cases/{case_no}`` and the case page both show this,
 lives here once. ``gateway`` is any object with the four RPC proxies (a gateway worker).
 """
 
+from datetime import datetime
+
 TIMELINE_SOURCES = ("intake", "coordination", "accountability", "reporting")
+
+
+def _moment(value) -> datetime:
+    """RPC hands times over as ISO 8601 strings; compare them as instants, not as text."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def merge_timelines(timelines: list[list[dict]]) -> list[dict]:
     """Every service's entries in one list, oldest first (ties keep the services' order)."""
     entries = [entry for timeline in timelines for entry in timeline]
-    entries.sort(key=lambda entry: str(entry["at"]))
+    entries.sort(key=lambda entry: _moment(entry["at"]))
     return entries
 
 

@@ -82,6 +82,13 @@ def test_window_staff_register_print_and_find_their_case(browser):
     sheet = browser.text("#registration-sheet")
     assert "事项登记表" in sheet and case_no in sheet and "住所使用证明" in sheet
     assert "首接负责人签字" in sheet
+    # printed, the sheet stands alone: no menu, no buttons
+    browser.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    assert not browser.find("nav.menu").is_displayed()
+    assert not browser.find("main .no-print").is_displayed()
+    assert browser.find("#registration-sheet").is_displayed()
+    browser.shot("print-media")
+    browser.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
 
     browser.open("/cases/mine")
     assert case_no in browser.text("table.cases")

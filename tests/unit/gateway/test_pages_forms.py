@@ -1,0 +1,105 @@
+"""The pages' pure helpers: form to API body, error placement, redirects, times, menus."""
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from services.gateway import case_view
+from services.gateway.routes import pages
+
+
+def test_the_form_becomes_the_apis_registration_body():
+    form = MultiDict(
+        {
+            "site": " HALL ",
+            "window": "W01",
+            "matter": "M001",
+            "department": "SCJ",
+            "first_receiver": "S0001",
+            "first_asked_by": "",
+            "description": "住所使用证明不被认可",
+            "channel": "",
+            "applicant.kind": "person",
+            "applicant.name": "李四",
+            "applicant.id_number": "",
+            "applicant.phone": "13912345678",
+            "materials_presented": "公司章程\r\n\r\n 法定代表人身份证 \n",
+            "materials_missing": "",
+            "received_at": "2026-11-30T09:30",
+        }
+    )
+    payload = pages.registration_payload(form)
+    assert payload["site"] == "HALL"
+    assert payload["channel"] == "window"
+    assert payload["applicant"] == {
+        "kind": "person",
+        "name": "李四",
+        "id_number": None,
+        "phone": "13912345678",
+    }
+    assert payload["materials_presented"] == ["公司章程", "法定代表人身份证"]
+    assert payload["materials_missing"] == []
+    assert "first_asked_by" not in payload
+    # a datetime-local value is the hall's local time
+    assert payload["received_at"] == "2026-11-30T09:30:00+08:00"
+
+
+def test_a_received_at_that_is_not_a_time_is_passed_on_for_the_service_to_name():
+    payload = pages.registration_payload(MultiDict({"received_at": "昨天"}))
+    assert payload["received_at"] == "昨天"
+
+
+@pytest.mark.parametrize(
+    ("field", "input_name"),
+    [
+        ("applicant.id_number", "applicant.id_number"),
+        ("materials_missing[2]", "materials_missing"),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_an_error_lands_on_the_input_it_names(field, input_name):
+    assert pages.error_field(field) == input_name
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("/cases?status=registered", "/cases?status=registered"),
+        (None, "/"),
+        ("", "/"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example", "/"),
+    ],
+)
+def test_only_a_path_on_this_site_follows_the_login(given, kept):
+    assert pages.safe_next(given) == kept
+
+
+def test_times_are_shown_in_the_halls_time_zone():
+    assert pages.local_time("2026-11-30T01:30:00+00:00") == "2026-11-30 09:30"
+    assert pages.local_time(None) == ""
+
+
+def test_the_menu_offers_only_what_the_role_may_open():
+    staff = {"id": "S0001", "role": "window_staff", "site": "HALL"}
+    supervisor = {"id": "S0006", "role": "supervisor", "site": None}
+    assert ("/cases/new", "登记事项") in pages.menu_for(staff)
+    assert ("/cases", "本场所事项") in pages.menu_for(staff)
+    assert "/cases/new" not in dict(pages.menu_for(supervisor))
+    assert ("/cases", "全部事项") in pages.menu_for(supervisor)
+    assert pages.menu_for(None) == []
+
+
+def test_timelines_of_the_services_merge_oldest_first():
+    intake = [{"at": "2026-11-30T09:00:00+08:00", "service": "intake", "text": "登记"}]
+    coordination = [
+        # the same instant written in UTC still sorts by time, not by text
+        {"at": "2026-11-30T01:00:01+00:00", "service": "coordination", "text": "建立"},
+        {"at": "2026-11-30T10:00:00+08:00", "service": "coordination", "text": "分类"},
+    ]
+    accountability = [
+        {"at": "2026-11-30T09:00:00.500000+08:00", "service": "accountability", "text": "首接"}
+    ]
+    merged = case_view.merge_timelines([coordination, intake, accountability, []])
+    assert [entry["text"] for entry in merged] == ["登记", "首接", "建立", "分类"]
