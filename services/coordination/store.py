@@ -1,12 +1,440 @@
-"""Coordination's SQL."""
+"""Coordination's SQL: every statement on the coordination schema lives here."""
+
+from psycopg.types.json import Jsonb
+
+CASE_COLUMNS = (
+    "c.case_no, c.site_code AS site, c.window_code AS window, c.matter_code AS matter, "
+    "c.department_code AS department, c.channel, c.received_at, c.first_receiver, c.state, "
+    "c.case_type AS type, c.complex, c.requires_return_visit, c.return_visit_at, "
+    "c.classified_at, c.classified_by, c.classification_reason, c.explanation, c.reply, "
+    "c.resolution"
+)
 
 
 def open_case(cur, data: dict) -> bool:
     """Open coordination's record of a registered case; False when it was already open."""
     cur.execute(
-        "INSERT INTO coordination.cases (case_no, site_code, matter_code, department_code, channel, "
-        "received_at) VALUES (%(case_no)s, %(site)s, %(matter)s, %(department)s, %(channel)s, "
-        "%(received_at)s) ON CONFLICT (case_no) DO NOTHING",
-        data,
+        "INSERT INTO coordination.cases (case_no, site_code, window_code, matter_code, "
+        "department_code, channel, received_at, first_receiver, requires_return_visit) "
+        "VALUES (%(case_no)s, %(site)s, %(window)s, %(matter)s, %(department)s, %(channel)s, "
+        "%(received_at)s, %(first_receiver)s, %(requires_return_visit)s) "
+        "ON CONFLICT (case_no) DO NOTHING",
+        {
+            "window": None,
+            "first_receiver": None,
+            **data,
+            # intake adds this field; an older event without it needs no return visit
+            "requires_return_visit": bool(data.get("requires_return_visit", False)),
+        },
     )
     return cur.rowcount == 1
+
+
+def record_return_visit(cur, case_no: str, at) -> bool:
+    cur.execute(
+        "UPDATE coordination.cases SET return_visit_at = %s WHERE case_no = %s", (at, case_no)
+    )
+    return cur.rowcount == 1
+
+
+def case_for_update(cur, case_no: str) -> dict | None:
+    """The case with what its rules need, locked until the transaction ends."""
+    cur.execute(
+        f"SELECT {CASE_COLUMNS}, "
+        "(SELECT count(*) FROM coordination.measures m WHERE m.case_no = c.case_no) AS measures, "
+        "EXISTS (SELECT 1 FROM coordination.joint_meetings j WHERE c.case_no = ANY(j.case_nos) "
+        "AND j.minutes IS NOT NULL) AS minuted "
+        "FROM coordination.cases c WHERE c.case_no = %s FOR UPDATE OF c",
+        (case_no,),
+    )
+    return cur.fetchone()
+
+
+def cases_for_update(cur, case_nos: list[str]) -> list[dict]:
+    cur.execute(
+        f"SELECT {CASE_COLUMNS} FROM coordination.cases c WHERE c.case_no = ANY(%s) "
+        "ORDER BY c.case_no FOR UPDATE",
+        (case_nos,),
+    )
+    return cur.fetchall()
+
+
+def set_state(cur, case_no: str, state: str, at) -> None:
+    cur.execute(
+        "UPDATE coordination.cases SET state = %s, state_changed_at = %s WHERE case_no = %s",
+        (state, at, case_no),
+    )
+
+
+def classify(cur, case_no: str, classification: dict, actor: str, at) -> None:
+    cur.execute(
+        "UPDATE coordination.cases SET case_type = %s, complex = %s, classification_reason = %s, "
+        "classified_by = %s, classified_at = %s WHERE case_no = %s",
+        (
+            classification["type"],
+            classification["complex"],
+            classification["reason"],
+            actor,
+            at,
+            case_no,
+        ),
+    )
+
+
+def set_complex(cur, case_no: str) -> None:
+    cur.execute("UPDATE coordination.cases SET complex = true WHERE case_no = %s", (case_no,))
+
+
+def save_explanation(cur, case_no: str, explanation: dict) -> None:
+    cur.execute(
+        "UPDATE coordination.cases SET explanation = %s WHERE case_no = %s",
+        (Jsonb(explanation), case_no),
+    )
+
+
+def save_reply(cur, case_no: str, reply: dict | None) -> None:
+    cur.execute(
+        "UPDATE coordination.cases SET reply = %s WHERE case_no = %s",
+        (Jsonb(reply) if reply else None, case_no),
+    )
+
+
+def save_resolution(cur, case_no: str, resolution: dict | None) -> None:
+    cur.execute(
+        "UPDATE coordination.cases SET resolution = %s WHERE case_no = %s",
+        (Jsonb(resolution) if resolution else None, case_no),
+    )
+
+
+def refusals(cur, *, site=None, department=None, limit=50, cursor=None) -> list[dict]:
+    """Every `cannot` answer with its legal or policy basis, newest first (reported upward)."""
+    cur.execute(
+        "SELECT case_no, site_code AS site, matter_code AS matter, department_code AS department, "
+        "classification_reason AS reason, explanation->>'legal_basis' AS legal_basis, "
+        "explanation->>'explanation' AS explanation, "
+        "explanation->'missing_key_materials' AS missing_key_materials, "
+        "explanation->>'actor' AS explained_by, explanation->>'at' AS explained_at, state "
+        "FROM coordination.cases WHERE case_type = 'cannot' AND explanation IS NOT NULL "
+        "AND (%(site)s::text IS NULL OR site_code = %(site)s) "
+        "AND (%(department)s::text IS NULL OR department_code = %(department)s) "
+        "AND (%(cursor)s::text IS NULL OR case_no < %(cursor)s) "
+        "ORDER BY case_no DESC LIMIT %(limit)s",
+        {"site": site, "department": department, "cursor": cursor, "limit": limit},
+    )
+    return cur.fetchall()
+
+
+# --------------------------------------------------------------------------- measures
+
+
+def add_measure(cur, case_no: str, measure: dict, actor: str) -> dict:
+    cur.execute(
+        "INSERT INTO coordination.measures (case_no, measure, departments, details, materials, "
+        "due, actor) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id, created_at",
+        (
+            case_no,
+            measure["measure"],
+            measure["departments"],
+            measure["details"],
+            Jsonb(measure["materials"]),
+            measure["due"],
+            actor,
+        ),
+    )
+    return cur.fetchone()
+
+
+def measure_for_update(cur, measure_id: int) -> dict | None:
+    cur.execute(
+        "SELECT id, case_no, measure, departments FROM coordination.measures WHERE id = %s "
+        "FOR UPDATE",
+        (measure_id,),
+    )
+    return cur.fetchone()
+
+
+def add_measure_response(cur, measure_id: int, response: dict, actor: str) -> dict:
+    cur.execute(
+        "INSERT INTO coordination.measure_responses (measure_id, department, response, delivered, "
+        "actor) VALUES (%s, %s, %s, %s, %s) RETURNING id, at",
+        (measure_id, response["department"], response["response"], response["delivered"], actor),
+    )
+    return cur.fetchone()
+
+
+def measures(cur, case_no: str) -> list[dict]:
+    cur.execute(
+        "SELECT m.id, m.measure, m.departments, m.details, m.materials, m.due, m.actor, "
+        "m.created_at, COALESCE(json_agg(json_build_object('department', r.department, "
+        "'response', r.response, 'delivered', r.delivered, 'actor', r.actor, 'at', r.at) "
+        "ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '[]') AS responses "
+        "FROM coordination.measures m LEFT JOIN coordination.measure_responses r "
+        "ON r.measure_id = m.id WHERE m.case_no = %s GROUP BY m.id ORDER BY m.id",
+        (case_no,),
+    )
+    return cur.fetchall()
+
+
+# --------------------------------------------------------------------------- joint meetings
+
+MEETING_COLUMNS = (
+    "id, case_nos, departments, scheduled_at, complex, reply_due_at, convened_by, convened_at, "
+    "minutes, minuted_by, minuted_at"
+)
+
+
+def add_meeting(cur, meeting: dict, actor: str) -> dict:
+    cur.execute(
+        "INSERT INTO coordination.joint_meetings (case_nos, departments, scheduled_at, complex, "
+        f"convened_by) VALUES (%s, %s, %s, %s, %s) RETURNING {MEETING_COLUMNS}",
+        (
+            meeting["case_nos"],
+            meeting["departments"],
+            meeting["scheduled_at"],
+            meeting["complex"],
+            actor,
+        ),
+    )
+    return cur.fetchone()
+
+
+def set_meeting_reply_due(cur, meeting_id: int, due_at) -> None:
+    cur.execute(
+        "UPDATE coordination.joint_meetings SET reply_due_at = %s WHERE id = %s",
+        (due_at, meeting_id),
+    )
+
+
+def meeting(cur, meeting_id: int, *, for_update: bool = False) -> dict | None:
+    cur.execute(
+        f"SELECT {MEETING_COLUMNS} FROM coordination.joint_meetings WHERE id = %s"
+        + (" FOR UPDATE" if for_update else ""),
+        (meeting_id,),
+    )
+    return cur.fetchone()
+
+
+def save_minutes(cur, meeting_id: int, minutes: dict, actor: str, at) -> None:
+    cur.execute(
+        "UPDATE coordination.joint_meetings SET minutes = %s, minuted_by = %s, minuted_at = %s "
+        "WHERE id = %s",
+        (Jsonb(minutes), actor, at, meeting_id),
+    )
+
+
+def meetings(cur, *, case_no=None, minuted=None, limit=50, cursor=None) -> list[dict]:
+    cur.execute(
+        f"SELECT {MEETING_COLUMNS} FROM coordination.joint_meetings WHERE "
+        "(%(case_no)s::text IS NULL OR %(case_no)s = ANY(case_nos)) "
+        "AND (%(minuted)s::boolean IS NULL OR (minutes IS NOT NULL) = %(minuted)s) "
+        "AND (%(cursor)s::bigint IS NULL OR id < %(cursor)s) ORDER BY id DESC LIMIT %(limit)s",
+        {"case_no": case_no, "minuted": minuted, "cursor": cursor, "limit": limit},
+    )
+    return cur.fetchall()
+
+
+# --------------------------------------------------------------------------- deadlines
+
+DEADLINE_COLUMNS = (
+    "id, case_no, kind, stage, start_event, working_days, counting_from, days_to_count, due_at, "
+    "warn_at, warning_share, provisional, unknown_years, department, site, meeting_id, task, "
+    "pause_events, paused_at, pause_reason, paused_by, warned_at, breached_at, met_at, created_at"
+)
+
+
+def add_deadline(cur, deadline: dict) -> dict:
+    row = {
+        "stage": None,
+        "start_event": None,
+        "working_days": None,
+        "counting_from": None,
+        "days_to_count": None,
+        "warning_share": None,
+        "meeting_id": None,
+        "task": None,
+        "pause_events": [],
+        "unknown_years": [],
+        **deadline,
+    }
+    cur.execute(
+        "INSERT INTO coordination.deadlines (case_no, kind, stage, start_event, working_days, "
+        "counting_from, days_to_count, due_at, warn_at, warning_share, provisional, unknown_years, "
+        "department, site, meeting_id, task, pause_events) VALUES (%(case_no)s, %(kind)s, "
+        "%(stage)s, %(start_event)s, %(working_days)s, %(counting_from)s, %(days_to_count)s, "
+        "%(due_at)s, %(warn_at)s, %(warning_share)s, %(provisional)s, %(unknown_years)s, "
+        "%(department)s, %(site)s, %(meeting_id)s, %(task)s, %(pause_events)s) "
+        f"RETURNING {DEADLINE_COLUMNS}",
+        row,
+    )
+    return cur.fetchone()
+
+
+def open_deadlines(cur, case_no: str, *, stage: str | None = None) -> list[dict]:
+    """Deadlines of a case not yet met (breached ones included: they can still be met late)."""
+    cur.execute(
+        f"SELECT {DEADLINE_COLUMNS} FROM coordination.deadlines WHERE case_no = %s "
+        "AND met_at IS NULL AND (%s::text IS NULL OR stage = %s) ORDER BY due_at FOR UPDATE",
+        (case_no, stage, stage),
+    )
+    return cur.fetchall()
+
+
+def meet_deadlines(cur, case_no: str, at, *, stage: str | None = None) -> list[dict]:
+    cur.execute(
+        "UPDATE coordination.deadlines SET met_at = %s WHERE case_no = %s AND met_at IS NULL "
+        "AND kind <> 'assignment' AND (%s::text IS NULL OR stage = %s) "
+        f"RETURNING {DEADLINE_COLUMNS}",
+        (at, case_no, stage, stage),
+    )
+    return cur.fetchall()
+
+
+def meet_assignment(cur, meeting_id: int, deadline_id: int, at) -> dict | None:
+    cur.execute(
+        "UPDATE coordination.deadlines SET met_at = %s WHERE id = %s AND meeting_id = %s "
+        f"AND kind = 'assignment' AND met_at IS NULL RETURNING {DEADLINE_COLUMNS}",
+        (at, deadline_id, meeting_id),
+    )
+    return cur.fetchone()
+
+
+def deadline_for_update(cur, case_no: str, deadline_id: int) -> dict | None:
+    cur.execute(
+        f"SELECT {DEADLINE_COLUMNS} FROM coordination.deadlines WHERE id = %s AND case_no = %s "
+        "FOR UPDATE",
+        (deadline_id, case_no),
+    )
+    return cur.fetchone()
+
+
+def pause_deadline(cur, deadline_id: int, at, reason: str, paused_by: str) -> None:
+    cur.execute(
+        "UPDATE coordination.deadlines SET paused_at = %s, pause_reason = %s, paused_by = %s "
+        "WHERE id = %s",
+        (at, reason, paused_by, deadline_id),
+    )
+
+
+def replan_deadline(cur, deadline_id: int, plan, *, resume: bool = False) -> dict:
+    """Store a recomputed deadline (after a resume, a newly loaded year or a complex flag)."""
+    cur.execute(
+        "UPDATE coordination.deadlines SET counting_from = %s, days_to_count = %s, due_at = %s, "
+        "warn_at = %s, provisional = %s, unknown_years = %s, "
+        "paused_at = CASE WHEN %s THEN NULL ELSE paused_at END, "
+        "pause_reason = CASE WHEN %s THEN NULL ELSE pause_reason END, "
+        "paused_by = CASE WHEN %s THEN NULL ELSE paused_by END, "
+        "warned_at = CASE WHEN warn_at IS DISTINCT FROM %s THEN NULL ELSE warned_at END "
+        f"WHERE id = %s RETURNING {DEADLINE_COLUMNS}",
+        (
+            plan.counting_from,
+            plan.days,
+            plan.due_at,
+            plan.warn_at,
+            plan.provisional,
+            list(plan.unknown_years),
+            resume,
+            resume,
+            resume,
+            plan.warn_at,
+            deadline_id,
+        ),
+    )
+    return cur.fetchone()
+
+
+def set_working_days(cur, deadline_id: int, days: int) -> None:
+    cur.execute(
+        "UPDATE coordination.deadlines SET working_days = %s WHERE id = %s", (days, deadline_id)
+    )
+
+
+def case_deadlines(cur, case_no: str) -> list[dict]:
+    cur.execute(
+        f"SELECT {DEADLINE_COLUMNS} FROM coordination.deadlines WHERE case_no = %s ORDER BY id",
+        (case_no,),
+    )
+    return cur.fetchall()
+
+
+def breach_due(cur, now, limit: int) -> list[dict]:
+    """Mark overdue deadlines breached and return them: each exactly once.
+
+    ``SKIP LOCKED`` lets concurrent instances take different rows, and the
+    ``breached_at IS NULL`` condition is re-checked after any lock wait, so a row another
+    transaction breached (and committed) is never returned twice.
+    """
+    cur.execute(
+        "WITH due AS (SELECT id FROM coordination.deadlines "
+        "WHERE breached_at IS NULL AND met_at IS NULL AND paused_at IS NULL AND due_at < %s "
+        "ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED) "
+        "UPDATE coordination.deadlines d SET breached_at = %s FROM due "
+        "WHERE d.id = due.id AND d.breached_at IS NULL RETURNING d.*",
+        (now, limit, now),
+    )
+    return cur.fetchall()
+
+
+def warn_due(cur, now, limit: int) -> list[dict]:
+    """Mark deadlines entering their warning window warned and return them, each once."""
+    cur.execute(
+        "WITH due AS (SELECT id FROM coordination.deadlines "
+        "WHERE warned_at IS NULL AND breached_at IS NULL AND met_at IS NULL AND paused_at IS NULL "
+        "AND warn_at <= %s ORDER BY warn_at LIMIT %s FOR UPDATE SKIP LOCKED) "
+        "UPDATE coordination.deadlines d SET warned_at = %s FROM due "
+        "WHERE d.id = due.id AND d.warned_at IS NULL AND d.due_at >= %s RETURNING d.*",
+        (now, limit, now, now),
+    )
+    return cur.fetchall()
+
+
+def provisional_deadlines(cur, limit: int = 1000) -> list[dict]:
+    cur.execute(
+        f"SELECT {DEADLINE_COLUMNS} FROM coordination.deadlines "
+        "WHERE provisional AND breached_at IS NULL AND met_at IS NULL ORDER BY id LIMIT %s "
+        "FOR UPDATE SKIP LOCKED",
+        (limit,),
+    )
+    return cur.fetchall()
+
+
+def count_provisional(cur) -> int:
+    cur.execute(
+        "SELECT count(*) AS n FROM coordination.deadlines "
+        "WHERE provisional AND breached_at IS NULL AND met_at IS NULL"
+    )
+    return cur.fetchone()["n"]
+
+
+# --------------------------------------------------------------------------- practices
+
+PRACTICE_COLUMNS = (
+    "id, matter_code AS matter, windows, title, description, source_case_no AS case_no, "
+    "created_by, created_at"
+)
+
+
+def add_practice(cur, practice: dict, actor: str) -> dict:
+    cur.execute(
+        "INSERT INTO coordination.practices (matter_code, windows, title, description, "
+        f"source_case_no, created_by) VALUES (%s, %s, %s, %s, %s, %s) RETURNING {PRACTICE_COLUMNS}",
+        (
+            practice["matter"],
+            practice["windows"],
+            practice["title"],
+            practice["description"],
+            practice["case_no"],
+            actor,
+        ),
+    )
+    return cur.fetchone()
+
+
+def practices(cur, *, matter=None, window=None, limit=50, cursor=None) -> list[dict]:
+    cur.execute(
+        f"SELECT {PRACTICE_COLUMNS} FROM coordination.practices WHERE "
+        "(%(matter)s::text IS NULL OR matter_code = %(matter)s) "
+        "AND (%(window)s::text IS NULL OR %(window)s = ANY(windows)) "
+        "AND (%(cursor)s::bigint IS NULL OR id < %(cursor)s) ORDER BY id DESC LIMIT %(limit)s",
+        {"matter": matter, "window": window, "cursor": cursor, "limit": limit},
+    )
+    return cur.fetchall()
