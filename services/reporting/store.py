@@ -1,23 +1,214 @@
-"""Reporting's SQL: the read model fed by events."""
+"""Reporting's SQL: the event log, the read models, the counters and the gauges."""
+
+import json
+
+from psycopg.types.json import Jsonb
+
+from services.reporting.domain import CASE_FIELDS, MEETING_FIELDS
+
+READ_MODELS = ("cases", "joint_meetings", "monthly_counts", "gauges")
+# how each read model is ordered when rows are compared (replay against live)
+READ_MODEL_KEYS = {
+    "cases": "case_no",
+    "joint_meetings": "meeting_id",
+    "monthly_counts": "month, site, dimension, key",
+    "gauges": "metric, labels",
+}
+# counters and gauges at zero say nothing: they are left out of comparisons
+NONZERO = {"monthly_counts": "value <> 0", "gauges": "value <> 0"}
 
 
-def count_case(cur, data: dict) -> bool:
-    """Add a registered case to the facts; False when it was already counted."""
+def log_event(cur, event: dict) -> bool:
+    """Append ``event`` to the log; False when its id is already there."""
     cur.execute(
-        "INSERT INTO reporting.case_facts (case_no, site_code, window_code, matter_code, "
-        "department_code, channel, received_at, month) VALUES (%(case_no)s, %(site)s, %(window)s, "
-        "%(matter)s, %(department)s, %(channel)s, %(received_at)s, "
-        "date_trunc('month', %(received_at)s::timestamptz AT TIME ZONE 'Asia/Shanghai')::date) "
-        "ON CONFLICT (case_no) DO NOTHING",
-        data,
+        "INSERT INTO reporting.event_log (event_id, event_type, source_service, occurred_at, payload) "
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
+        (
+            event["id"],
+            event["type"],
+            event["source_service"],
+            event["occurred_at"],
+            Jsonb(event),
+        ),
     )
     return cur.rowcount == 1
 
 
-def cases_by_month_and_site(cur, month: str) -> list[dict]:
+# --------------------------------------------------------------------------- rows
+
+
+def lock_case(cur, case_no: str) -> dict:
+    """The case row, locked for this transaction (an empty row when it is new)."""
     cur.execute(
-        "SELECT site_code AS site, count(*) AS cases FROM reporting.case_facts "
-        "WHERE month = to_date(%s, 'YYYY-MM') GROUP BY site_code ORDER BY site_code",
-        (month,),
+        "INSERT INTO reporting.cases (case_no) VALUES (%s) ON CONFLICT (case_no) DO NOTHING",
+        (case_no,),
+    )
+    cur.execute(
+        f"SELECT {', '.join(CASE_FIELDS)} FROM reporting.cases WHERE case_no = %s FOR UPDATE",
+        (case_no,),
+    )
+    return cur.fetchone()
+
+
+def save_case(cur, case: dict) -> None:
+    columns = [name for name in CASE_FIELDS if name != "case_no"]
+    cur.execute(
+        f"UPDATE reporting.cases SET {', '.join(f'{name} = %({name})s' for name in columns)} "
+        "WHERE case_no = %(case_no)s",
+        {**case, "deadlines": Jsonb(case["deadlines"])},
+    )
+
+
+def lock_meeting(cur, meeting_id: str) -> dict:
+    cur.execute(
+        "INSERT INTO reporting.joint_meetings (meeting_id) VALUES (%s) "
+        "ON CONFLICT (meeting_id) DO NOTHING",
+        (meeting_id,),
+    )
+    cur.execute(
+        f"SELECT {', '.join(MEETING_FIELDS)} FROM reporting.joint_meetings "
+        "WHERE meeting_id = %s FOR UPDATE",
+        (meeting_id,),
+    )
+    return cur.fetchone()
+
+
+def save_meeting(cur, meeting: dict) -> None:
+    columns = [name for name in MEETING_FIELDS if name != "meeting_id"]
+    cur.execute(
+        f"UPDATE reporting.joint_meetings SET {', '.join(f'{n} = %({n})s' for n in columns)} "
+        "WHERE meeting_id = %(meeting_id)s",
+        meeting,
+    )
+
+
+def add_counts(cur, deltas: dict) -> None:
+    """Move monthly counters by ``deltas`` {(month, site, dimension, key): n}, in key order."""
+    rows = [(*key, value) for key, value in sorted(deltas.items(), key=lambda item: item[0])]
+    if rows:
+        cur.executemany(
+            "INSERT INTO reporting.monthly_counts (month, site, dimension, key, value) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (month, site, dimension, key) "
+            "DO UPDATE SET value = monthly_counts.value + EXCLUDED.value",
+            rows,
+        )
+
+
+def add_gauges(cur, deltas: dict) -> None:
+    """Move gauges by ``deltas`` {(metric, labels): n}, in key order (no deadlocks)."""
+    rows = [
+        (metric, Jsonb(dict(labels)), value)
+        for (metric, labels), value in sorted(deltas.items(), key=lambda item: item[0])
+    ]
+    if rows:
+        cur.executemany(
+            "INSERT INTO reporting.gauges (metric, labels, value) VALUES (%s, %s, %s) "
+            "ON CONFLICT (metric, labels) DO UPDATE SET value = gauges.value + EXCLUDED.value",
+            rows,
+        )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def monthly_counts(cur, month, site: str | None) -> list[dict]:
+    """A month's counter rows (of one site, or of all): a few thousand at most."""
+    cur.execute(
+        "SELECT site, dimension, key, value FROM reporting.monthly_counts "
+        "WHERE month = %(month)s AND (%(site)s::text IS NULL OR site = %(site)s) AND value <> 0",
+        {"month": month, "site": site},
     )
     return cur.fetchall()
+
+
+def gauges(cur) -> list[dict]:
+    cur.execute("SELECT metric, labels, value FROM reporting.gauges")
+    return cur.fetchall()
+
+
+LEDGER_COLUMNS = [name for name in CASE_FIELDS if name not in ("month", "state_at")]
+
+
+def ledger_batch(cur, date_from, date_to, site, after, limit: int) -> list[dict]:
+    """Cases received from ``date_from`` to ``date_to`` (local days, inclusive), in
+    (received_at, case_no) order after the key ``after``: one index range per batch."""
+    after_at, after_no = after or (None, None)
+    cur.execute(
+        f"SELECT {', '.join(LEDGER_COLUMNS)} FROM reporting.cases "
+        "WHERE received_at >= %(start)s::date::timestamp AT TIME ZONE 'Asia/Shanghai' "
+        "AND received_at < (%(end)s::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai' "
+        "AND (%(site)s::text IS NULL OR site = %(site)s) "
+        "AND (%(after_at)s::timestamptz IS NULL OR (received_at, case_no) > (%(after_at)s, %(after_no)s)) "
+        "ORDER BY received_at, case_no LIMIT %(limit)s",
+        {
+            "start": date_from,
+            "end": date_to,
+            "site": site,
+            "after_at": after_at,
+            "after_no": after_no,
+            "limit": limit,
+        },
+    )
+    return cur.fetchall()
+
+
+# --------------------------------------------------------------------------- replay
+
+
+def lock_for_replay(cur) -> None:
+    """Hold consumers off while the read models are rebuilt (the log first: see projection)."""
+    cur.execute(
+        "LOCK TABLE reporting.event_log, "
+        + ", ".join(f"reporting.{table}" for table in READ_MODELS)
+        + " IN EXCLUSIVE MODE"
+    )
+
+
+def keep_live_copies(cur) -> None:
+    for table in READ_MODELS:
+        cur.execute(
+            f"CREATE TEMP TABLE live_{table} ON COMMIT DROP AS "
+            f"SELECT * FROM reporting.{table} WHERE {NONZERO.get(table, 'true')}"
+        )
+
+
+def truncate_read_models(cur) -> None:
+    cur.execute("TRUNCATE " + ", ".join(f"reporting.{table}" for table in READ_MODELS))
+
+
+def logged_events(conn, batch_size: int = 5000):
+    """Every logged envelope in log order, through a server-side cursor (constant memory)."""
+    with conn.cursor(name="replay_log") as log_cursor:
+        log_cursor.itersize = batch_size
+        log_cursor.execute("SELECT payload FROM reporting.event_log ORDER BY position")
+        for row in log_cursor:
+            payload = row["payload"]
+            yield json.loads(payload) if isinstance(payload, str) else payload
+
+
+def checksum(cur, table: str, source: str | None = None) -> dict:
+    """Row count and an order-independent hash of a read model's rows (or of a copy of it)."""
+    relation = source or f"reporting.{table}"
+    cur.execute(
+        f"SELECT count(*) AS rows, coalesce(sum(hashtextextended(t::text, 0)::numeric), 0) AS hash "
+        f"FROM {relation} t WHERE {NONZERO.get(table, 'true')}"
+    )
+    row = cur.fetchone()
+    return {"rows": int(row["rows"]), "hash": str(row["hash"])}
+
+
+def differences(cur, table: str, limit: int = 5) -> dict:
+    """Keys of rows only in the live copy and only in the rebuilt table (a few of each)."""
+    key = READ_MODEL_KEYS[table]
+    where = NONZERO.get(table, "true")
+    found = {}
+    for name, left, right in (
+        ("only_live", f"live_{table}", f"reporting.{table}"),
+        ("only_rebuilt", f"reporting.{table}", f"live_{table}"),
+    ):
+        cur.execute(
+            f"SELECT {key} FROM (SELECT * FROM {left} WHERE {where} "
+            f"EXCEPT SELECT * FROM {right} WHERE {where}) d ORDER BY {key} LIMIT {limit}"
+        )
+        found[name] = [" ".join(str(value) for value in row.values()) for row in cur.fetchall()]
+    return found
