@@ -120,7 +120,7 @@ METRICS = {
         "Deadlines ever breached",
         ("department", "kind"),
     ),
-    "bancheng_provisional_deadlines": (
+    "bancheng_open_provisional_deadlines": (
         "gauge",
         "Open deadlines computed without a loaded holiday calendar for their year",
         ("site", "kind"),
@@ -388,7 +388,7 @@ def case_gauges(case: dict) -> Counter:
         elif deadline.get("warned"):
             gauges[("bancheng_cases_due_soon", where)] += 1
         if deadline.get("provisional"):
-            gauges[("bancheng_provisional_deadlines", _labels(site=site, kind=kind))] += 1
+            gauges[("bancheng_open_provisional_deadlines", _labels(site=site, kind=kind))] += 1
     return gauges
 
 
