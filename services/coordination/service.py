@@ -138,6 +138,7 @@ class CoordinationService(Observable):
         now = _now()
         with self.db.transaction() as cur:
             case = self._case(cur, case_no, actor)
+            domain.check_work(self._facts(case), "explain", "cannot")  # 409 before field errors
             explanation = domain.check_explanation(payload)
             self._start_work(cur, case, "explain", "cannot", actor, now)
             store.save_explanation(
@@ -169,6 +170,7 @@ class CoordinationService(Observable):
         now = _now()
         with self.db.transaction() as cur:
             case = self._case(cur, case_no, actor)
+            domain.check_work(self._facts(case), "measure", "hard")
             measure = domain.check_measure(payload)
             self._start_work(cur, case, "measure", "hard", actor, now)
             row = store.add_measure(cur, case_no, measure, actor["id"])

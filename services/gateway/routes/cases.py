@@ -38,6 +38,7 @@ class CaseRoutes(GatewayBase):
         pending = [
             getattr(self, source).case_timeline.call_async(case_no) for source in TIMELINE_SOURCES
         ]
+        deadlines = self.coordination.case_deadlines.call_async(case_no)
         entries = [entry for reply in pending for entry in reply.result()]
         entries.sort(key=lambda entry: entry["at"])
-        return json_response({**case, "deadlines": [], "timeline": entries})
+        return json_response({**case, "deadlines": deadlines.result(), "timeline": entries})
