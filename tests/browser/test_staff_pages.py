@@ -5,6 +5,7 @@ import requests
 from stdnum.cn import ric
 
 from tests.browser.conftest import BASE_URL
+from tests.e2e.conftest import API, login
 
 pytestmark = pytest.mark.e2e
 
@@ -121,3 +122,33 @@ def test_every_district_role_has_a_home_and_sees_all_sites(browser, username):
     assert "您好" in browser.text("h1")
     browser.open("/cases")
     assert browser.find("select[name='site']")
+
+
+def test_a_real_name_bad_rating_gets_its_return_visit_on_the_case_page(browser):
+    rating = {
+        "channel": "rating",
+        "site": "HALL",
+        "window": "W02",
+        "matter": "M001",
+        "level": 1,
+        "text": "窗口人员态度冷淡",
+        "applicant": {"kind": "person", "name": "钱七", "phone": "13700001111"},
+    }
+    response = requests.post(f"{API}/feedback", json=rating, headers=login("officer"), timeout=10)
+    assert response.status_code == 201, response.text
+    case_no = response.json()["case_no"]
+
+    browser.login("hall.staff")
+    browser.open(f"/cases/{case_no}")
+    assert "结案前须回访" in browser.text("#return-visit-required")
+    # no answer chosen: the notes stay, the error sits by the choice
+    browser.fill({"notes": "已电话回访，申请人表示理解"})
+    browser.submit("#action-return-visit button[type='submit']")
+    assert "满意" in browser.text("#action-return-visit .field-error")
+    assert browser.find("#rv-notes").get_attribute("value") == "已电话回访，申请人表示理解"
+
+    browser.fill({"satisfied": "yes"})
+    browser.submit("#action-return-visit button[type='submit']")
+    assert "记录回访：已完成" in browser.text("#action-notice")
+    assert "已电话回访" in browser.text("#return-visits")
+    assert "已回访：满意" in browser.text("#timeline")

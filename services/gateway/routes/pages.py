@@ -40,16 +40,13 @@ ROLE_LABELS = {
     "supervisor": "监督人员",
     "operator": "运维人员",
 }
-STATUS_LABELS = {
+STATUS_LABELS = {  # coordination's states (services/coordination/domain.py)
     "registered": "已登记，待分类",
     "classified": "已分类",
-    "explained": "已解释说明",
-    "coordinating": "协调办理中",
-    "investigating": "调查中",
-    "meeting": "联席会议中",
+    "in_progress": "办理中",
     "replied": "已答复",
     "resolved": "已办结",
-    "closed": "已办结",
+    "closed": "已关闭",
     "archived": "已归档",
 }
 TYPE_LABELS = {"cannot": "不能办", "hard": "不好办", "refused": "不给办", "pending": "暂时办不了"}
@@ -68,7 +65,7 @@ SERVICE_LABELS = {
 }
 # Who may open the registration form: the windows that receive people.
 REGISTRARS = ("window_staff", "officer")
-LIST_FILTERS = ("site", "status", "department", "month", "q")
+LIST_FILTERS = ("site", "status", "type", "overdue", "department", "month", "q")
 PAGE_SIZE = 50
 
 
@@ -190,6 +187,48 @@ def registration_payload(form, tz: str = DEFAULT_TZ) -> dict:
                 moment = moment.replace(tzinfo=ZoneInfo(tz))
             payload["received_at"] = moment.isoformat()
     return payload
+
+
+CASE_WORKERS = ("window_staff", "officer", "bureau", "supervisor")
+
+
+def checkbox(form, name: str) -> bool:
+    return form.get(name) in ("on", "true", "1")
+
+
+class CaseAction:
+    """A form on the case page that calls one RPC with ``(case_no, payload, user)``."""
+
+    def __init__(self, label: str, roles: tuple, service: str, method: str, payload):
+        self.label, self.roles, self.service, self.method = label, roles, service, method
+        self.payload = payload
+
+    def call(self, gateway, case_no: str, form, user: dict):
+        rpc = getattr(getattr(gateway, self.service), self.method)
+        return rpc(case_no, self.payload(form), user)
+
+
+def return_visit_payload(form) -> dict:
+    satisfied = form.get("satisfied")
+    return {
+        "satisfied": {"yes": True, "no": False}.get(satisfied, satisfied),
+        "notes": (form.get("notes") or "").strip(),
+    }
+
+
+CASE_ACTIONS = {
+    "return-visit": CaseAction(
+        "记录回访", CASE_WORKERS, "intake", "record_return_visit", return_visit_payload
+    ),
+}
+
+
+def offered_actions(user: dict, case: dict) -> list[str]:
+    """The action forms the case page shows this user now; the services check again."""
+    offered = []
+    if case.get("requires_return_visit") and user["role"] in CASE_WORKERS:
+        offered.append("return-visit")
+    return offered
 
 
 def page(route: str):
@@ -407,18 +446,49 @@ class PageRoutes(GatewayBase):
     def _staff_names(self) -> dict:
         return {member["id"]: member["name"] for member in self.intake.staff(None)}
 
-    @http("GET", "/cases/<string:case_no>")
-    @page("/cases/{case_no}")
-    def case_page(self, request, case_no):
-        user = self._user(request)
+    def _render_case(self, user, case_no, forms=None, status=200, notice=None):
         case = case_view.case_detail(self, case_no, user)
         return render(
             "cases/detail.html",
             user,
+            status=status,
             case=case,
             staff_names=self._staff_names(),
-            registered=request.args.get("registered") == "1",
+            notice=notice,
+            actions={name: CASE_ACTIONS[name] for name in offered_actions(user, case)},
+            forms=forms or {},
         )
+
+    @http("GET", "/cases/<string:case_no>")
+    @page("/cases/{case_no}")
+    def case_page(self, request, case_no):
+        user = self._user(request)
+        notice = None
+        if request.args.get("registered") == "1":
+            notice = "registered"
+        elif request.args.get("done") in CASE_ACTIONS:
+            notice = CASE_ACTIONS[request.args["done"]].label + "：已完成"
+        return self._render_case(user, case_no, notice=notice)
+
+    @http("POST", "/cases/<string:case_no>/<string:action>")
+    @page("/cases/{case_no}/{action}")
+    def case_action(self, request, case_no, action):
+        """One of the case page's forms; a refused one comes back filled in, with its error."""
+        if action not in CASE_ACTIONS:
+            raise errors.NotFound(f"没有“{action}”这项操作", "action")
+        handler = CASE_ACTIONS[action]
+        user = self._user(request, *handler.roles)
+        try:
+            handler.call(self, case_no, request.form, user)
+        except (errors.InvalidField, errors.Conflict) as error:
+            forms = {
+                action: {
+                    "values": {name: request.form.get(name, "") for name in request.form},
+                    "errors": {error_field(error.field) or "_form": error.message},
+                }
+            }
+            return self._render_case(user, case_no, forms=forms, status=error.status)
+        return redirect(f"/cases/{quote(case_no)}?done={action}")
 
     @http("GET", "/cases/<string:case_no>/print")
     @page("/cases/{case_no}/print")

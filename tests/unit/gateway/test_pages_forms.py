@@ -103,3 +103,20 @@ def test_timelines_of_the_services_merge_oldest_first():
     ]
     merged = case_view.merge_timelines([coordination, intake, accountability, []])
     assert [entry["text"] for entry in merged] == ["登记", "首接", "建立", "分类"]
+
+
+def test_the_return_visit_form_offers_a_choice_and_passes_anything_else_on():
+    assert pages.return_visit_payload(MultiDict({"satisfied": "yes", "notes": " 已回访 "})) == {
+        "satisfied": True,
+        "notes": "已回访",
+    }
+    assert pages.return_visit_payload(MultiDict({"satisfied": "no"}))["satisfied"] is False
+    # nothing chosen: the service names the field
+    assert pages.return_visit_payload(MultiDict({}))["satisfied"] is None
+
+
+def test_the_return_visit_form_shows_only_where_one_is_owed_and_to_case_workers():
+    owed = {"requires_return_visit": True}
+    assert pages.offered_actions({"role": "window_staff"}, owed) == ["return-visit"]
+    assert pages.offered_actions({"role": "operator"}, owed) == []
+    assert pages.offered_actions({"role": "officer"}, {"requires_return_visit": False}) == []

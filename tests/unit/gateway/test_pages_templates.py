@@ -95,7 +95,7 @@ def test_the_case_page_shows_the_masked_number_the_repeat_visit_and_the_timeline
             STAFF,
             case={**CASE, "deadlines": [], "timeline": timeline},
             staff_names={"S0001": "王雅婷"},
-            registered=True,
+            notice="registered",
         )
     )
     assert "登记成功" in html and "320102********1238" in html
@@ -109,7 +109,7 @@ def test_the_printed_registration_form_has_the_boxes_and_the_signatures():
         pages.render(
             "cases/print.html",
             STAFF,
-            case={**CASE, "case_type": "pending"},
+            case={**CASE, "type": "pending"},
             staff_names={"S0001": "王雅婷"},
             printed_at="2026-11-30 10:00",
         )
