@@ -296,6 +296,11 @@ def apply_to_case(case: dict, event: dict) -> dict:
             deadline["warned"] = True
         elif kind == "deadline_breached":
             deadline["breached"] = True
+        # the reply or the resolution may have been seen before the deadline itself
+        if case["resolved_at"] is not None or (
+            deadline.get("kind") == "reply" and case["replied_at"] is not None
+        ):
+            deadline["closed"] = True
         case["deadlines"][str(data["deadline_id"])] = deadline
     return case
 
