@@ -32,4 +32,6 @@ def case_timeline(gateway, case_no: str) -> list[dict]:
 def case_detail(gateway, case_no: str, user: dict) -> dict:
     """The case (site rules checked by intake for ``user``), its deadlines and its timeline."""
     case = gateway.intake.get_case(case_no, user)
-    return {**case, "deadlines": [], "timeline": case_timeline(gateway, case_no)}
+    deadlines = gateway.coordination.case_deadlines.call_async(case_no)
+    timeline = case_timeline(gateway, case_no)
+    return {**case, "deadlines": deadlines.result(), "timeline": timeline}

@@ -57,6 +57,14 @@ CHANNEL_LABELS = {
     "comment_book": "意见留言簿",
 }
 APPLICANT_KIND_LABELS = {"person": "个人", "enterprise": "企业"}
+CAUSE_LABELS = {"unfamiliar": "业务不熟悉", "process": "流程未优化", "attitude": "工作态度问题"}
+SANCTION_LABELS = {
+    "reminder_talk": "谈话提醒",
+    "bonus_withheld": "扣发奖金",
+    "award_ineligible": "取消评优资格",
+    "dismissal": "辞退",
+    "training": "业务培训",
+}
 SERVICE_LABELS = {
     "intake": "登记",
     "coordination": "协调",
@@ -65,6 +73,7 @@ SERVICE_LABELS = {
 }
 # Who may open the registration form: the windows that receive people.
 REGISTRARS = ("window_staff", "officer")
+SCORE_READERS = ("supervisor", "bureau")
 LIST_FILTERS = ("site", "status", "type", "overdue", "department", "month", "q")
 PAGE_SIZE = 50
 
@@ -97,23 +106,37 @@ ENVIRONMENT.filters.update(
     channel=_label(CHANNEL_LABELS),
     applicant_kind=_label(APPLICANT_KIND_LABELS),
     service=_label(SERVICE_LABELS),
+    cause=_label(CAUSE_LABELS),
+    sanction=_label(SANCTION_LABELS),
 )
 ENVIRONMENT.globals.update(
     STATUS_LABELS=STATUS_LABELS,
     TYPE_LABELS=TYPE_LABELS,
     CHANNEL_LABELS=CHANNEL_LABELS,
+    CAUSE_LABELS=CAUSE_LABELS,
 )
+
+
+def this_month(tz: str = DEFAULT_TZ) -> str:
+    return datetime.now(ZoneInfo(tz)).strftime("%Y-%m")
 
 
 def menu_for(user: dict | None) -> list[tuple[str, str]]:
     """The navigation a role sees: only pages it may open."""
     if user is None:
         return []
+    role = user["role"]
     items = [("/", "工作台")]
-    if user["role"] in REGISTRARS:
+    if role in REGISTRARS:
         items.append(("/cases/new", "登记事项"))
     items.append(("/cases", "本场所事项" if not sees_all_sites(user) else "全部事项"))
     items.append(("/cases/mine", "我首接的事项"))
+    if role == "supervisor":
+        items.append(("/investigations", "责任调查"))
+    if role in SCORE_READERS:
+        items.append(("/departments/scores", "部门考核"))
+    items.append((f"/staff/{user['id']}/record", "我的记录"))
+    items.append((f"/reports/monthly?month={this_month()}", "月度汇总"))
     return items
 
 
@@ -216,7 +239,16 @@ def return_visit_payload(form) -> dict:
     }
 
 
+def classify_payload(form) -> dict:
+    return {
+        "type": form.get("type") or None,
+        "reason": (form.get("reason") or "").strip(),
+        "complex": checkbox(form, "complex"),
+    }
+
+
 CASE_ACTIONS = {
+    "classify": CaseAction("分类", ("officer",), "coordination", "classify_case", classify_payload),
     "return-visit": CaseAction(
         "记录回访", CASE_WORKERS, "intake", "record_return_visit", return_visit_payload
     ),
@@ -226,9 +258,23 @@ CASE_ACTIONS = {
 def offered_actions(user: dict, case: dict) -> list[str]:
     """The action forms the case page shows this user now; the services check again."""
     offered = []
+    if case.get("status") == "registered" and user["role"] == "officer":
+        offered.append("classify")
     if case.get("requires_return_visit") and user["role"] in CASE_WORKERS:
         offered.append("return-visit")
     return offered
+
+
+def finding_payload(form) -> dict:
+    """A supervisor's finding; ``no_fault`` needs no staff member nor cause."""
+    payload = {
+        "finding": (form.get("finding") or "").strip(),
+        "no_fault": checkbox(form, "no_fault"),
+    }
+    for name in ("staff_id", "cause"):
+        if form.get(name):
+            payload[name] = form[name]
+    return payload
 
 
 def page(route: str):
@@ -501,4 +547,70 @@ class PageRoutes(GatewayBase):
             case=case,
             staff_names=self._staff_names(),
             printed_at=local_time(datetime.now(ZoneInfo(self._tz)), tz=self._tz),
+        )
+
+    # -- accountability ------------------------------------------------------------------
+
+    def _investigations(self, request, user, forms=None, status=200, done=None):
+        shown = request.args.get("status", "open")
+        result = self.accountability.investigations(shown or None, PAGE_SIZE, None)
+        return render(
+            "accountability/investigations.html",
+            user,
+            status=status,
+            active="/investigations",
+            items=result["items"],
+            shown=shown,
+            staff=self.intake.staff(None),
+            staff_names=self._staff_names(),
+            forms=forms or {},
+            done=done,
+        )
+
+    @http("GET", "/investigations")
+    @page("/investigations")
+    def investigations_page(self, request):
+        user = self._user(request, "supervisor")
+        return self._investigations(request, user, done=request.args.get("done"))
+
+    @http("POST", "/investigations/<int:investigation_id>/finding")
+    @page("/investigations/{id}/finding")
+    def finding_submit(self, request, investigation_id):
+        user = self._user(request, "supervisor")
+        try:
+            self.accountability.record_finding(
+                investigation_id, finding_payload(request.form), user
+            )
+        except (errors.InvalidField, errors.Conflict) as error:
+            forms = {
+                investigation_id: {
+                    "values": {name: request.form.get(name, "") for name in request.form},
+                    "errors": {error_field(error.field) or "_form": error.message},
+                }
+            }
+            return self._investigations(request, user, forms=forms, status=error.status)
+        return redirect(f"/investigations?status=closed&done={investigation_id}")
+
+    @http("GET", "/staff/<string:staff_id>/record")
+    @page("/staff/{id}/record")
+    def staff_record_page(self, request, staff_id):
+        user = self._user(request)
+        record = self.accountability.staff_record(staff_id, user)
+        names = self._staff_names()
+        return render(
+            "accountability/staff_record.html",
+            user,
+            active=f"/staff/{user['id']}/record",
+            record=record,
+            staff_name=names.get(staff_id, staff_id),
+        )
+
+    @http("GET", "/departments/scores")
+    @page("/departments/scores")
+    def department_scores_page(self, request):
+        user = self._user(request, *SCORE_READERS)
+        year = request.args.get("year") or this_month(self._tz)[:4]
+        scores = self.accountability.department_scores(year, self.intake.departments())
+        return render(
+            "accountability/scores.html", user, active="/departments/scores", scores=scores
         )

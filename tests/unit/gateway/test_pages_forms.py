@@ -120,3 +120,45 @@ def test_the_return_visit_form_shows_only_where_one_is_owed_and_to_case_workers(
     assert pages.offered_actions({"role": "window_staff"}, owed) == ["return-visit"]
     assert pages.offered_actions({"role": "operator"}, owed) == []
     assert pages.offered_actions({"role": "officer"}, {"requires_return_visit": False}) == []
+
+
+def test_the_classify_form_sends_type_reason_and_complexity():
+    form = MultiDict({"type": "pending", "reason": " 职责不清 ", "complex": "on"})
+    assert pages.classify_payload(form) == {
+        "type": "pending",
+        "reason": "职责不清",
+        "complex": True,
+    }
+    assert pages.classify_payload(MultiDict({}))["type"] is None
+
+
+def test_only_the_officer_is_offered_classification_and_only_before_it():
+    registered = {"status": "registered"}
+    assert "classify" in pages.offered_actions({"role": "officer"}, registered)
+    assert "classify" not in pages.offered_actions({"role": "bureau"}, registered)
+    assert "classify" not in pages.offered_actions({"role": "officer"}, {"status": "classified"})
+
+
+def test_a_no_fault_finding_needs_no_staff_member():
+    assert pages.finding_payload(MultiDict({"finding": "无过错", "no_fault": "on"})) == {
+        "finding": "无过错",
+        "no_fault": True,
+    }
+    payload = pages.finding_payload(
+        MultiDict({"finding": "态度生硬", "staff_id": "S0001", "cause": "attitude"})
+    )
+    assert payload == {
+        "finding": "态度生硬",
+        "no_fault": False,
+        "staff_id": "S0001",
+        "cause": "attitude",
+    }
+
+
+def test_supervisors_and_the_bureau_see_scores_and_everyone_their_own_record():
+    menu = dict(pages.menu_for({"id": "S0006", "role": "supervisor", "site": None}))
+    assert "/investigations" in menu and "/departments/scores" in menu
+    assert "/staff/S0006/record" in menu
+    staff_menu = dict(pages.menu_for({"id": "S0001", "role": "window_staff", "site": "HALL"}))
+    assert "/investigations" not in staff_menu and "/departments/scores" not in staff_menu
+    assert any(href.startswith("/reports/monthly?month=") for href in staff_menu)

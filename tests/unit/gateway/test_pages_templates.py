@@ -130,3 +130,95 @@ def test_a_refusal_is_a_chinese_page_with_its_status():
     )
     assert response.status_code == 403
     assert "无权访问" in body(response) and "只能查看本场所的事项" in body(response)
+
+
+SUPERVISOR = {"id": "S0006", "name": "吴秀英", "role": "supervisor", "site": None}
+
+
+def test_an_open_investigation_has_its_form_and_a_refused_finding_keeps_its_error():
+    open_one = {
+        "id": 1,
+        "case_no": "XW-20261130-00001-HALL",
+        "site": "HALL",
+        "first_receiver": "S0001",
+        "opened_at": "2026-11-30T01:00:00+00:00",
+        "reason": "态度生硬",
+        "status": "open",
+        "finding": None,
+    }
+    done = {
+        **open_one,
+        "id": 2,
+        "status": "closed",
+        "finding": {"finding": "属实", "no_fault": False, "staff_id": "S0001", "cause": "attitude"},
+    }
+    html = body(
+        pages.render(
+            "accountability/investigations.html",
+            SUPERVISOR,
+            items=[open_one, done],
+            shown="open",
+            staff=[{"id": "S0001", "name": "王雅婷"}],
+            staff_names={"S0001": "王雅婷"},
+            forms={1: {"values": {"cause": "attitude"}, "errors": {"finding": "缺少调查结论"}}},
+            done=None,
+        )
+    )
+    assert 'action="/investigations/1/finding"' in html
+    assert 'action="/investigations/2/finding"' not in html
+    assert "缺少调查结论" in html and '<option value="attitude" selected>' in html
+    assert "原因：工作态度问题" in html
+
+
+def test_the_staff_record_and_the_scores_show_strikes_sanctions_and_each_deduction():
+    record = {
+        "staff_id": "S0001",
+        "first_received": [{"case_no": "XW-1", "site": "HALL", "assisted_after_handover": True}],
+        "helped": [],
+        "findings": [{}],
+        "strikes": [
+            {
+                "case_no": "XW-1",
+                "cause": "attitude",
+                "period": "2026",
+                "strike_no": 1,
+                "sanctions": ["reminder_talk", "bonus_withheld"],
+            }
+        ],
+        "sanctions": [
+            {
+                "kind": "reminder_talk",
+                "case_no": "XW-1",
+                "strike_no": 1,
+                "status": "applied",
+                "applied_at": "2026-11-30T01:00:00+00:00",
+            }
+        ],
+    }
+    html = body(
+        pages.render("accountability/staff_record.html", SUPERVISOR, record=record, staff_name="王")
+    )
+    assert "第 1 次" in html and "谈话提醒" in html and "扣发奖金" in html
+    scores = {
+        "year": 2026,
+        "base_score": 100,
+        "items": [
+            {
+                "department": "SCJ",
+                "name": "区市场监督管理局",
+                "score": 98,
+                "deducted": 2,
+                "deductions": [
+                    {
+                        "points": 2,
+                        "reason": "无正当理由缺席联席会议",
+                        "case_no": None,
+                        "status": "recorded",
+                    },
+                    {"points": 1, "reason": "逾期", "case_no": "XW-1", "status": "withdrawn"},
+                ],
+            }
+        ],
+    }
+    html = body(pages.render("accountability/scores.html", SUPERVISOR, scores=scores))
+    assert "−2：无正当理由缺席联席会议" in html and "已撤销" in html
