@@ -22,6 +22,7 @@ from services.gateway.openapi import BEARER, errors
 from services.reporting import exports
 
 LEDGER_BATCH = 2000
+MAX_LEDGER_BATCH = 10000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "templates"),
@@ -141,27 +142,30 @@ class ReportingRoutes(GatewayBase):
                     f"请指定{'开始' if name == 'from' else '结束'}日期（YYYY-MM-DD）", name
                 )
         site = self._report_site(request, user)
+        size = request.args.get("batch", str(LEDGER_BATCH))
+        if not size.isdigit() or not 1 <= int(size) <= MAX_LEDGER_BATCH:
+            raise InvalidField(f"batch 应为 1 到 {MAX_LEDGER_BATCH} 之间的整数", "batch")
         # the first batch checks the query, so a bad one is a 4xx, not a broken download
-        first = self.reporting.ledger_batch(date_from, date_to, site, None, LEDGER_BATCH)
-        return date_from, date_to, site, first
+        first = self.reporting.ledger_batch(date_from, date_to, site, None, int(size))
+        return date_from, date_to, site, first, int(size)
 
-    def _ledger_batches(self, date_from, date_to, site, first):
+    def _ledger_batches(self, date_from, date_to, site, first, size):
         """Batches of the ledger, each fetched only when the previous one has been written."""
         batch = first
         while batch:
             yield batch
-            if len(batch) < LEDGER_BATCH:
+            if len(batch) < size:
                 return
             last = batch[-1]
             batch = self.reporting.ledger_batch(
-                date_from, date_to, site, [last["received_at"], last["case_no"]], LEDGER_BATCH
+                date_from, date_to, site, [last["received_at"], last["case_no"]], size
             )
 
     @http("GET", "/api/v1/reports/ledger.csv")
     @api("/api/v1/reports/ledger.csv")
     def ledger_csv(self, request):
-        date_from, date_to, site, first = self._ledger_query(request)
-        batches = self._ledger_batches(date_from, date_to, site, first)
+        date_from, date_to, site, first, size = self._ledger_query(request)
+        batches = self._ledger_batches(date_from, date_to, site, first, size)
         return Response(
             exports.ledger_csv(batches),
             mimetype="text/csv",
@@ -171,9 +175,11 @@ class ReportingRoutes(GatewayBase):
     @http("GET", "/api/v1/reports/ledger.xlsx")
     @api("/api/v1/reports/ledger.xlsx")
     def ledger_xlsx(self, request):
-        date_from, date_to, site, first = self._ledger_query(request)
+        date_from, date_to, site, first, size = self._ledger_query(request)
         with tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False) as target:
-            exports.write_ledger_xlsx(self._ledger_batches(date_from, date_to, site, first), target)
+            exports.write_ledger_xlsx(
+                self._ledger_batches(date_from, date_to, site, first, size), target
+            )
         return Response(
             _stream_file(target.name),
             mimetype=XLSX,
@@ -210,5 +216,7 @@ OPENAPI_PATHS = {
     "/api/v1/reports/ledger.csv": _report_get(
         "台账（CSV，流式）", ["from", "to", "site"], "text/csv"
     ),
-    "/api/v1/reports/ledger.xlsx": _report_get("台账（XLSX）", ["from", "to", "site"], XLSX),
+    "/api/v1/reports/ledger.xlsx": _report_get(
+        "台账（XLSX）", ["from", "to", "site", "batch"], XLSX
+    ),
 }
