@@ -290,9 +290,12 @@ class Deduction:
     at: datetime
 
 
-def deduction_for(event_type: str, data: Mapping, points: AssessmentPoints, tz) -> Deduction | None:
+def deduction_for(
+    event_type: str, data: Mapping, points: AssessmentPoints, tz, occurred_at=None
+) -> Deduction | None:
     """The deduction a coordination event causes, keyed so a fact is deducted once; None when
-    the event names no department."""
+    the event names no department. An event without a time of its own is dated by
+    ``occurred_at``."""
     department = data.get("department")
     if not department or event_type not in DEDUCTION_REASONS:
         return None
@@ -313,7 +316,7 @@ def deduction_for(event_type: str, data: Mapping, points: AssessmentPoints, tz) 
         when = data.get("due_at")
         if data.get("kind"):
             reason = f"{reason}（{data['kind']}）"
-    at = parse_time(when, tz)
+    at = parse_time(when or occurred_at, tz)
     return Deduction(
         natural_key=key,
         department=department,

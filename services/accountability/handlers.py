@@ -115,7 +115,7 @@ def _open_investigation(cur, event: dict, tz) -> None:
 
 
 def _deduct(cur, kind: str, data: dict, event: dict, rules: Rules, tz) -> None:
-    deduction = domain.deduction_for(kind, data, rules.points, tz)
+    deduction = domain.deduction_for(kind, data, rules.points, tz, event["occurred_at"])
     if deduction is None:
         return
     row = store.insert_deduction(cur, deduction, event["id"])

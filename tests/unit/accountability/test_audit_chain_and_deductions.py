@@ -111,6 +111,14 @@ def test_deductions_are_keyed_by_the_fact_and_dated_in_local_time():
     assert (late_utc.natural_key, late_utc.year, late_utc.points) == ("absent:3:GTJ", 2027, 2)
     assert late_utc.case_no == "XW-2"
     assert domain.deduction_for("deadline_breached", {"deadline_id": 8}, POINTS, SHANGHAI) is None
+    undated = domain.deduction_for(
+        "assignment_not_delivered",
+        {"meeting_id": 3, "case_no": "XW-2", "department": "SCJ", "task": "核查"},
+        POINTS,
+        SHANGHAI,
+        occurred_at="2025-06-01T08:00:00+00:00",
+    )
+    assert (undated.year, undated.reason) == (2025, "联席会议交办事项未按期落实：核查")
 
 
 def test_scores_subtract_only_standing_deductions():
