@@ -995,7 +995,7 @@ class CoordinationService(Observable):
         return meeting
 
     def _summary(self, cur, case_no: str) -> dict:
-        case = store.case_for_update(cur, case_no)
+        case = store.case(cur, case_no)
         if case is None:
             raise NotFound(f"事项 {case_no} 不存在或尚未转到协调", "case_no")
         return {

@@ -50,6 +50,12 @@ def case_for_update(cur, case_no: str) -> dict | None:
     return cur.fetchone()
 
 
+def case(cur, case_no: str) -> dict | None:
+    """The case as it stands, without locking it (for reading)."""
+    cur.execute(f"SELECT {CASE_COLUMNS} FROM coordination.cases c WHERE c.case_no = %s", (case_no,))
+    return cur.fetchone()
+
+
 def cases_for_update(cur, case_nos: list[str]) -> list[dict]:
     cur.execute(
         f"SELECT {CASE_COLUMNS} FROM coordination.cases c WHERE c.case_no = ANY(%s) "
