@@ -39,8 +39,15 @@ class Catalogue:
     departments: dict  # code -> name
     staff: dict  # id -> {"name", "site", "role"}
     default_receivers: dict = field(init=False)
+    sites_of_matter: dict = field(init=False)
 
     def __post_init__(self):
+        sites_of_matter = {}
+        for matter, site in self.matter_sites:
+            sites_of_matter.setdefault(matter, set()).add(site)
+        object.__setattr__(
+            self, "sites_of_matter", {m: frozenset(s) for m, s in sites_of_matter.items()}
+        )
         # 谁办理谁负责 when the rating names nobody: the site's window staff member with the
         # lowest id answers for it — stable, and the same on every intake instance.
         receivers = {}
@@ -70,7 +77,7 @@ class Catalogue:
             site=row(self.sites, site, site),
             window=row(self.windows, (site, payload.get("window")), payload.get("window")),
             matter=row(self.matters, matter, matter),
-            matter_sites=frozenset(s for m, s in self.matter_sites if m == matter),
+            matter_sites=self.sites_of_matter.get(matter, frozenset()),
             department=row(self.departments, payload.get("department"), payload.get("department")),
             first_receiver=member(payload.get("first_receiver")),
             first_asked_by=member(payload.get("first_asked_by")),

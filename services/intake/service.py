@@ -283,7 +283,7 @@ class IntakeService(Observable):
                 result["requires_return_visit"] = feedback.requires_return_visit
             if feedback.channel == "rating":
                 store.insert_rating(
-                    cur, store.rating_row(feedback_id, None, feedback, result["case_no"])
+                    cur, feedback_id, store.rating_row(None, feedback, result["case_no"])
                 )
                 add_event(cur, SCHEMA, self._ratings_event(None, [feedback], feedback_id))
             elif result["case_no"]:
@@ -324,22 +324,34 @@ class IntakeService(Observable):
                 "ratings",
                 store.RATING_COLUMNS,
                 (
-                    store.rating_row(rating_id, batch_id, feedback, opened.get(index))
-                    for index, rating_id, feedback, _ in accepted
+                    store.rating_row(batch_id, feedback, None)
+                    for index, feedback, _ in accepted
+                    if index not in opened
+                ),
+            )
+            store.copy_rows(
+                cur,
+                "ratings",
+                f"id, {store.RATING_COLUMNS}",
+                (
+                    (opened[index][1], *store.rating_row(batch_id, feedback, opened[index][0]))
+                    for index, feedback, _ in accepted
+                    if index in opened
                 ),
             )
             if accepted:
                 add_event(
                     cur,
                     SCHEMA,
-                    self._ratings_event(batch_id, [feedback for _, _, feedback, _ in accepted]),
+                    self._ratings_event(batch_id, [feedback for _, feedback, _ in accepted]),
                 )
             result = {
                 "batch_id": batch_id,
                 "accepted": len(accepted),
                 "rejected": rejected,
                 "cases_opened": [
-                    {"index": index, "case_no": case_no} for index, case_no in opened.items()
+                    {"index": index, "case_no": case_no, "feedback_id": rating_id}
+                    for index, (case_no, rating_id) in opened.items()
                 ],
             }
             if key:
@@ -505,23 +517,26 @@ class IntakeService(Observable):
             except BanchengError as error:
                 rejected.append({"index": index, "field": error.field, "message": error.message})
                 continue
-            accepted.append((index, str(uuid.uuid4()), feedback, registration))
+            accepted.append((index, feedback, registration))
         return accepted, rejected
 
-    def _open_batch_cases(self, cur, accepted, actor, now) -> dict[int, str]:
-        """Open the cases of a batch's bad ratings with COPY; returns {row index: case_no}."""
-        to_open = [item for item in accepted if item[3] is not None]
+    def _open_batch_cases(self, cur, accepted, actor, now) -> dict[int, tuple[str, str]]:
+        """Open the cases of a batch's bad ratings with COPY.
+
+        Returns {row index: (case_no, rating id)}: a bad rating's id is made here, so that its
+        case can name it; the others get theirs from the database."""
+        to_open = [item for item in accepted if item[2] is not None]
         if not to_open:
             return {}
         cipher = self._cipher()
-        protections = [self._protection(cipher, item[3]) for item in to_open]
+        protections = [self._protection(cipher, item[2]) for item in to_open]
         window = self._repeat_window()
-        earliest = min(item[3].received_at for item in to_open) - window
+        earliest = min(item[2].received_at for item in to_open) - window
         earlier = store.earlier_cases_of_many(cur, [p["hash"] for p in protections if p], earliest)
         day = domain.local_day(now)
         first = store.reserve_case_sequences(cur, day, len(to_open))
         opened, case_rows, entries, events = {}, [], [], []
-        for offset, ((index, rating_id, feedback, registration), protected) in enumerate(
+        for offset, ((index, feedback, registration), protected) in enumerate(
             zip(to_open, protections, strict=True)
         ):
             case_no = domain.case_number(DISTRICT_CODE, day, first + offset, registration.site)
@@ -534,7 +549,7 @@ class IntakeService(Observable):
                 found.append((case_no, registration.received_at))
             extra = {
                 "requires_return_visit": feedback.requires_return_visit,
-                "feedback_id": rating_id,
+                "feedback_id": str(uuid.uuid4()),
                 "rated_staff": feedback.staff,
             }
             case_rows.append(
@@ -544,7 +559,7 @@ class IntakeService(Observable):
             events.append(
                 self._registered_event(case_no, registration, protected, actor, repeat_of, **extra)
             )
-            opened[index] = case_no
+            opened[index] = (case_no, extra["feedback_id"])
         store.copy_rows(cur, "cases", store.CASE_INSERT_COLUMNS, case_rows)
         store.copy_timeline(cur, entries)
         store.copy_events(cur, events)

@@ -359,14 +359,14 @@ def catalogue(cur) -> Catalogue:
 
 
 RATING_COLUMNS = (
-    "id, batch_id, site_code, window_code, matter_code, staff_id, level, text, real_name, "
+    "batch_id, site_code, window_code, matter_code, staff_id, level, text, real_name, "
     "rated_at, case_no"
 )
 
 
-def rating_row(rating_id: str, batch_id: str | None, feedback, case_no: str | None) -> tuple:
+def rating_row(batch_id: str | None, feedback, case_no: str | None) -> tuple:
+    """A rating in the order of :data:`RATING_COLUMNS` (its id comes from the database)."""
     return (
-        rating_id,
         batch_id,
         feedback.site,
         feedback.window,
@@ -380,10 +380,11 @@ def rating_row(rating_id: str, batch_id: str | None, feedback, case_no: str | No
     )
 
 
-def insert_rating(cur, row: tuple) -> None:
+def insert_rating(cur, rating_id: str, row: tuple) -> None:
     cur.execute(
-        f"INSERT INTO intake.ratings ({RATING_COLUMNS}) VALUES ({', '.join(['%s'] * len(row))})",
-        row,
+        f"INSERT INTO intake.ratings (id, {RATING_COLUMNS}) "
+        f"VALUES (%s, {', '.join(['%s'] * len(row))})",
+        (rating_id, *row),
     )
 
 

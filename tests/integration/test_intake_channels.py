@@ -47,11 +47,10 @@ def rating(**overrides) -> dict:
 
 @pytest.fixture(scope="module")
 def config(service_config):
-    # coordination may not answer practices_for here: do not wait a second for it each time
-    return {
-        **service_config,
-        "BANCHENG": {**service_config["BANCHENG"], "PRACTICES_TIMEOUT_SECONDS": 0.3},
-    }
+    # coordination may not answer practices_for here: do not wait a second for it each time;
+    # small pools, since other suites share the database server
+    settings = {"PRACTICES_TIMEOUT_SECONDS": 0.3, "DB_POOL_MIN": 1, "DB_POOL_MAX": 4}
+    return {**service_config, "BANCHENG": {**service_config["BANCHENG"], **settings}}
 
 
 @pytest.fixture(scope="module")
