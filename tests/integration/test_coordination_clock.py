@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import eventlet
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.testing.services import entrypoint_hook
 
 from services.coordination.service import SCAN_SECONDS, CoordinationService
 from tests.integration.helpers import running, wait_for
@@ -91,9 +92,10 @@ def test_a_restart_does_not_breach_again(service_config, db):
                 case_no, {"type": "cannot", "reason": "无政策依据", "complex": False}, OFFICER
             )
             wait_for(lambda: len(breach_events(db, [case_no])) == 1, timeout=10)
-    with running(service_config, CoordinationService):
-        with ClusterRpcProxy(service_config) as rpc:
-            assert rpc.coordination.scan_deadlines()["breached"] == 0
+    with running(service_config, CoordinationService) as [container]:
+        with entrypoint_hook(container, "scan_deadlines") as scan:
+            scan()
+        eventlet.sleep(SCAN_SECONDS * 1.5)
     assert len(breach_events(db, [case_no])) == 1
 
 
@@ -114,19 +116,23 @@ def test_loading_the_next_year_recomputes_provisional_deadlines(service_config, 
     }
     # handed over Wed 30 Dec 2026: 3 working days reach into 2027, which nobody loaded
     case_no = open_case(db, datetime(2026, 12, 30, 10, tzinfo=UTC))
-    with running(config, CoordinationService):
-        with ClusterRpcProxy(config) as rpc:
-            rpc.coordination.classify_case(
-                case_no, {"type": "pending", "reason": "管辖争议", "complex": False}, OFFICER
-            )
-            [before] = rpc.coordination.case_deadlines(case_no)
-            assert before["provisional"] and before["unknown_years"] == [2027]
-            assert before["due_at"].isoformat().startswith("2027-01-04T18:00")  # weekends only
+    # hooks call this very container: the RPC queue may have other coordination instances
+    # (the e2e system's) that read the default calendar directory
+    with running(config, CoordinationService) as [container]:
 
-            (tmp_path / "2027.yaml").write_text(YEAR_2027, encoding="utf-8")
-            result = rpc.coordination.reload_calendar()
-            assert result["year_files"] == [2027] and result["recomputed"] >= 1
-            [after] = rpc.coordination.case_deadlines(case_no)
+        def call(method, *args):
+            with entrypoint_hook(container, method) as hook:
+                return hook(*args)
+
+        call("classify_case", case_no, {"type": "pending", "reason": "管辖争议"}, OFFICER)
+        [before] = call("case_deadlines", case_no)
+        assert before["provisional"] and before["unknown_years"] == [2027]
+        assert before["due_at"].isoformat().startswith("2027-01-04T18:00")  # weekends only
+
+        (tmp_path / "2027.yaml").write_text(YEAR_2027, encoding="utf-8")
+        result = call("reload_calendar")
+        assert result["year_files"] == [2027] and result["recomputed"] >= 1
+        [after] = call("case_deadlines", case_no)
     assert not after["provisional"] and after["unknown_years"] == []
     assert after["due_at"].isoformat().startswith("2027-01-05T18:00")  # 31 Dec, 4 and 5 Jan
     with db.connection() as conn:

@@ -2,6 +2,7 @@
 
 from nameko.web.handlers import http
 
+from services.common.auth import visible_site
 from services.common.web import json_response
 from services.gateway.base import GatewayBase
 from services.gateway.http import api
@@ -133,8 +134,10 @@ class CoordinationRoutes(GatewayBase):
     @http("GET", "/api/v1/refusals")
     @api("/api/v1/refusals")
     def refusals(self, request):
-        self._user(request, "officer", "bureau", "supervisor", "operator")
-        items = self.coordination.refusals(_filters(request, "site", "department"))
+        user = self._user(request)
+        filters = _filters(request, "site", "department")
+        site = visible_site(user, filters.get("site"))  # window staff: their own site only
+        items = self.coordination.refusals({**filters, "site": site})
         return json_response({"items": items})
 
     @http("GET", "/api/v1/practices")
