@@ -112,12 +112,12 @@ class Browser:
 
         return self.driver.find_elements(By.CSS_SELECTOR, css)
 
-    def fill(self, fields: dict):
-        """Type into inputs/textareas or choose in selects, by ``name``."""
+    def fill(self, fields: dict, within: str = ""):
+        """Type into inputs/textareas or choose in selects, by ``name`` (inside ``within``)."""
         from selenium.webdriver.support.ui import Select
 
         for name, value in fields.items():
-            element = self.find(f"[name='{name}']")
+            element = self.find(f"{within} [name='{name}']".strip())
             if element.tag_name == "select":
                 Select(element).select_by_value(value)
             else:
@@ -126,13 +126,22 @@ class Browser:
 
     def submit(self, css: str = "main form button[type='submit']"):
         """Click a submit button and wait until the next page has replaced this one."""
-        from selenium.webdriver.support import expected_conditions
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
         page = self.find("html")
         self.find(css).click()
+
+        def replaced(_driver) -> bool:
+            # Chromium reports a node of a replaced document as stale or as foreign
+            try:
+                page.is_enabled()
+            except WebDriverException:
+                return True
+            return False
+
         wait = WebDriverWait(self.driver, 15)
-        wait.until(expected_conditions.staleness_of(page))
+        wait.until(replaced)
         wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
         return self.shot()
 

@@ -88,6 +88,18 @@ def local_time(value, fmt: str = "%Y-%m-%d %H:%M", tz: str = DEFAULT_TZ) -> str:
     return moment.strftime(fmt)
 
 
+STAGE_LABELS = {"reply": "答复期限", "resolution": "办结期限"}
+
+
+def deadline_label(deadline: dict) -> str:
+    """``pending_reply`` → 暂时办不了·答复期限 (kinds are ``<type>_<stage>``)."""
+    case_type = str(deadline.get("kind") or "").split("_", 1)[0]
+    stage = deadline.get("stage")
+    if case_type in TYPE_LABELS and stage in STAGE_LABELS:
+        return f"{TYPE_LABELS[case_type]}·{STAGE_LABELS[stage]}"
+    return str(deadline.get("kind") or "")
+
+
 def _label(labels: dict):
     return lambda code: labels.get(code, code or "")
 
@@ -100,6 +112,7 @@ ENVIRONMENT = jinja2.Environment(
 )
 ENVIRONMENT.filters.update(
     local_time=local_time,
+    deadline_label=deadline_label,
     role=_label(ROLE_LABELS),
     status=_label(STATUS_LABELS),
     case_type=_label(TYPE_LABELS),
@@ -108,6 +121,14 @@ ENVIRONMENT.filters.update(
     service=_label(SERVICE_LABELS),
     cause=_label(CAUSE_LABELS),
     sanction=_label(SANCTION_LABELS),
+    sanction_status=_label(
+        {
+            "applied": "已生效",
+            "recommended": "建议（待确认）",
+            "confirmed": "已确认",
+            "revoked": "已撤销",
+        }
+    ),
 )
 ENVIRONMENT.globals.update(
     STATUS_LABELS=STATUS_LABELS,
@@ -600,7 +621,7 @@ class PageRoutes(GatewayBase):
         return render(
             "accountability/staff_record.html",
             user,
-            active=f"/staff/{user['id']}/record",
+            active=f"/staff/{staff_id}/record",
             record=record,
             staff_name=names.get(staff_id, staff_id),
         )

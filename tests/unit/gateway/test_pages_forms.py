@@ -162,3 +162,13 @@ def test_supervisors_and_the_bureau_see_scores_and_everyone_their_own_record():
     staff_menu = dict(pages.menu_for({"id": "S0001", "role": "window_staff", "site": "HALL"}))
     assert "/investigations" not in staff_menu and "/departments/scores" not in staff_menu
     assert any(href.startswith("/reports/monthly?month=") for href in staff_menu)
+
+
+def test_a_deadline_is_named_by_its_type_and_stage():
+    assert (
+        pages.deadline_label({"kind": "pending_reply", "stage": "reply"}) == "暂时办不了·答复期限"
+    )
+    assert pages.deadline_label({"kind": "hard_resolution", "stage": "resolution"}) == (
+        "不好办·办结期限"
+    )
+    assert pages.deadline_label({"kind": "assignment", "stage": None}) == "assignment"
