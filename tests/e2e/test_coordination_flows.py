@@ -212,24 +212,34 @@ def test_refused_goes_to_accountability_and_still_gets_a_result(system, database
 
 def test_pending_joint_meeting_reply_deadline_and_absences(system, database_url):
     officer, bureau = login("officer"), login("bureau")
-    # handed over three weeks ago: the 5-working-day reply is already overdue
+    # handed over three weeks ago and especially complex: its 5-working-day reply is overdue
     received = (datetime.now(SH) - timedelta(days=21)).replace(microsecond=0)
     case_no = register(received_at=received.isoformat(), description="房屋用途认定职责不清")
-    act(f"/cases/{case_no}/classify", officer, {"type": "pending", "reason": "职责不清"})
+    act(
+        f"/cases/{case_no}/classify",
+        officer,
+        {"type": "pending", "reason": "职责不清", "complex": True},
+    )
     [deadline] = get(f"/cases/{case_no}", officer).json()["deadlines"]
-    assert deadline["kind"] == "pending_reply" and deadline["working_days"] == 3
+    assert deadline["kind"] == "pending_reply" and deadline["working_days"] == 5
+    # handed over now, not complex: 3 working days, until the meeting finds it complex
+    fresh = register(description="历史遗留房屋登记问题")
+    act(f"/cases/{fresh}/classify", officer, {"type": "pending", "reason": "历史原因"})
+    [fresh_deadline] = get(f"/cases/{fresh}", officer).json()["deadlines"]
+    assert fresh_deadline["working_days"] == 3 and fresh_deadline["working_days_left"] >= 1
 
     meeting_body = {
-        "case_nos": [case_no],
+        "case_nos": [case_no, fresh],
         "departments": ["FCJ", "SCJ", "CGJ"],
         "scheduled_at": datetime.now(SH).replace(microsecond=0).isoformat(),
         "complex": True,
     }
     assert post("/joint-meetings", officer, meeting_body).status_code == 403
     meeting = act("/joint-meetings", bureau, meeting_body, status=201)
+    [longer] = get(f"/cases/{fresh}", officer).json()["deadlines"]
+    assert longer["working_days"] == 5 and longer["due_at"] > fresh_deadline["due_at"]
     [deadline] = get(f"/cases/{case_no}", officer).json()["deadlines"]
-    assert deadline["working_days"] == 5  # complex: 5 working days after the hand-over
-    assert meeting["reply_due_at"] == deadline["due_at"]
+    assert meeting["reply_due_at"] == deadline["due_at"]  # the earlier of the two cases'
     assert datetime.fromisoformat(deadline["due_at"]) > received
 
     early = post(f"/cases/{case_no}/reply", bureau, {"summary": "x"})
@@ -241,7 +251,14 @@ def test_pending_joint_meeting_reply_deadline_and_absences(system, database_url)
             {"department": "CGJ", "present": False},
         ],
         "decision": "由区住房保障和房产局出具房屋用途说明，市场监管局据此登记",
-        "assignments": [{"department": "FCJ", "task": "出具房屋用途说明", "due": "2026-12-31"}],
+        "assignments": [
+            {
+                "department": "FCJ",
+                "case_no": case_no,
+                "task": "出具房屋用途说明",
+                "due": "2026-12-31",
+            }
+        ],
     }
     minuted = act(f"/joint-meetings/{meeting['id']}/minutes", bureau, minutes)
     assert minuted["status"] == "minuted" and minuted["assignments"][0]["department"] == "FCJ"
