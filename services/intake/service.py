@@ -435,7 +435,10 @@ class IntakeService(Observable):
             raise NotFound(f"事项 {case_no} 不存在", "case_no")
         if actor is not None and not sees_all_sites(actor) and case["site"] != actor["site"]:
             raise Forbidden("窗口工作人员只能查看本场所的事项")
-        case["repeat_of"] = [
+        # repeat_of stays the earlier case numbers (as in the event and the pages);
+        # repeat_visits links each of them for the API
+        case["repeat_visitor"] = bool(case["repeat_of"])
+        case["repeat_visits"] = [
             {**link, "url": f"/api/v1/cases/{link['case_no']}"}
             for link in store.case_links(cur, case["repeat_of"])
         ]

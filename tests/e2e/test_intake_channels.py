@@ -149,8 +149,8 @@ def test_registration_answers_with_practices_and_repeat_links(system):
     assert second.status_code == 201
     body = second.json()
     assert isinstance(body["practices"], list)
-    assert [link["case_no"] for link in body["repeat_of"]] == [first["case_no"]]
-    link = body["repeat_of"][0]
+    assert body["repeat_visitor"] is True and body["repeat_of"] == [first["case_no"]]
+    [link] = body["repeat_visits"]
     assert link["url"] == f"/api/v1/cases/{first['case_no']}"
     earlier = requests.get(
         f"http://127.0.0.1:{GATEWAY_PORT}{link['url']}", headers=staff, timeout=10

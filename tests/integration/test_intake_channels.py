@@ -4,9 +4,11 @@ RabbitMQ and PostgreSQL: the service runs in-process and is called over RPC."""
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 import pytest
+import requests
 from nameko.amqp.publish import Publisher
 from nameko.constants import PERSISTENT
 from nameko.rpc import RpcProxy, rpc
@@ -53,10 +55,39 @@ def config(service_config):
     return {**service_config, "BANCHENG": {**service_config["BANCHENG"], **settings}}
 
 
+class IntakeWithoutRelay(IntakeService):
+    """Intake on a vhost of its own: no relay, so it never takes the shared outbox's events
+    to a broker where nobody else listens (the session's intake relays publish them)."""
+
+    db = DatabaseProvider()
+
+
 @pytest.fixture(scope="module")
-def intake(config):
-    with running(config, IntakeService):
-        with ClusterRpcProxy(config, timeout=30) as rpc_proxy:
+def private_config(config):
+    """A vhost only this module's intake listens on: the coordination events published here
+    are test doubles, and the other services must not take them for real ones."""
+    management = config["RABBIT_MANAGEMENT_URL"].rstrip("/")
+    parts = urlsplit(management)
+    auth = (parts.username or "guest", parts.password or "guest")
+    api = f"{parts.scheme}://{parts.hostname}:{parts.port}/api"
+    vhost_name = urlsplit(config["AMQP_URI"]).path.lstrip("/") + "_intake"
+    vhost = quote(vhost_name, safe="")
+    requests.put(f"{api}/vhosts/{vhost}", auth=auth, timeout=10).raise_for_status()
+    requests.put(
+        f"{api}/permissions/{vhost}/{auth[0]}",
+        json={"configure": ".*", "write": ".*", "read": ".*"},
+        auth=auth,
+        timeout=10,
+    ).raise_for_status()
+    amqp = urlsplit(config["AMQP_URI"])
+    yield {**config, "AMQP_URI": urlunsplit((amqp.scheme, amqp.netloc, f"/{vhost_name}", "", ""))}
+    requests.delete(f"{api}/vhosts/{vhost}", auth=auth, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def intake(private_config):
+    with running(private_config, IntakeWithoutRelay):
+        with ClusterRpcProxy(private_config, timeout=30) as rpc_proxy:
             yield rpc_proxy.intake
 
 
@@ -271,7 +302,8 @@ def test_a_batch_keeps_valid_rows_reports_invalid_ones_and_opens_cases_for_bad_o
     assert first["requires_return_visit"] and first["first_receiver"] == "S0001"
     assert second["id_number_masked"].startswith("320102") and "*" in second["id_number_masked"]
     # the same person's second bad rating in the batch points to the first
-    assert [link["case_no"] for link in second["repeat_of"]] == [opened[2]]
+    assert second["repeat_of"] == [opened[2]] and second["repeat_visitor"] is True
+    assert [link["case_no"] for link in second["repeat_visits"]] == [opened[2]]
 
     [received] = outbox_events(db, "ratings_received", "batch_id", result["batch_id"])
     counts = {(c["site"], c["level"]): c["n"] for c in received["data"]["counts"]}
@@ -342,7 +374,64 @@ def test_the_database_refuses_to_change_a_first_receiver(intake, database_url):
 # -- coordination's state, for the list filters ----------------------------------------------
 
 
-def test_coordination_events_keep_status_type_and_overdue_for_the_list(intake, config, db):
+def coordination_event(event_type: str, case_no: str, at: datetime, **data) -> dict:
+    """A coordination event with every field docs/events.md gives it."""
+    stamp = at.isoformat()
+    fields = {
+        "case_classified": {
+            "type": "hard",
+            "complex": False,
+            "reason": "测试",
+            "actor": "S0004",
+            "at": stamp,
+            "site": "HALL",
+            "department": "SCJ",
+            "matter": "M001",
+            "first_receiver": "S0001",
+        },
+        "case_state_changed": {
+            "from_state": "registered",
+            "to_state": "classified",
+            "actor": "S0004",
+            "reason": "测试",
+            "at": stamp,
+            "site": "HALL",
+            "department": "SCJ",
+            "type": None,
+        },
+        "deadline_breached": {
+            "deadline_id": str(uuid.uuid4()),
+            "kind": "reply",
+            "due_at": stamp,
+            "department": "SCJ",
+            "site": "HALL",
+        },
+        "case_replied": {
+            "replied_at": stamp,
+            "due_at": stamp,
+            "on_time": False,
+            "working_days_taken": 4,
+            "summary": "已答复",
+            "actor": "S0005",
+        },
+        "case_resolved": {
+            "outcome": "resolved",
+            "summary": "已办结",
+            "actor": "S0004",
+            "at": stamp,
+        },
+    }[event_type]
+    return new_event(
+        event_type,
+        {"case_no": case_no, **fields, **data},
+        source_service="coordination",
+        source_site="HALL",
+        occurred_at=at,
+    )  # fmt: skip
+
+
+def test_coordination_events_keep_status_type_and_overdue_for_the_list(intake, private_config, db):
+    config = private_config
     case_no = intake.submit_feedback(rating(), OFFICER, None)["case_no"]
     publisher = Publisher(
         config["AMQP_URI"],
@@ -353,12 +442,7 @@ def test_coordination_events_keep_status_type_and_overdue_for_the_list(intake, c
     now = datetime.now(UTC)
 
     def publish(event_type, at, **data):
-        event = new_event(
-            event_type,
-            {"case_no": case_no, "at": at.isoformat(), **data},
-            source_service="coordination",
-            source_site="HALL",
-        )
+        event = coordination_event(event_type, case_no, at, **data)
         publisher.publish(event, exchange=exchange, routing_key=event_type)
         return event
 
@@ -369,7 +453,7 @@ def test_coordination_events_keep_status_type_and_overdue_for_the_list(intake, c
     publish("case_state_changed", now, from_state="registered", to_state="in_meeting")
     # a late, older state change does not win over the newer one
     publish("case_state_changed", now - timedelta(minutes=5), from_state="x", to_state="classified")
-    breached = publish("deadline_breached", now, deadline_id="d1", kind="reply")
+    breached = publish("deadline_breached", now)
     wait_for(lambda: case_no in listed(overdue="true"))
     wait_for(lambda: case_no in listed(type="pending", status="in_meeting"))
     time.sleep(0.3)  # let the older state change be handled too
@@ -377,7 +461,7 @@ def test_coordination_events_keep_status_type_and_overdue_for_the_list(intake, c
     assert (case["status"], case["type"], case["complex"]) == ("in_meeting", "pending", True)
     assert case_no not in listed(type="hard") and case_no not in listed(overdue="false")
 
-    publish("case_replied", now, replied_at=now.isoformat(), on_time=False)
+    publish("case_replied", now)
     wait_for(lambda: case_no in listed(overdue="false"))
     # a redelivered breach changes nothing: it was handled once already
     publisher.publish(breached, exchange=exchange, routing_key="deadline_breached")
@@ -390,14 +474,13 @@ def test_coordination_events_keep_status_type_and_overdue_for_the_list(intake, c
         intake.list_cases({"type": "weird"}, OFFICER)
 
 
-def test_a_breach_after_the_reply_does_not_make_the_case_overdue(intake, config):
+def test_a_breach_after_the_reply_does_not_make_the_case_overdue(intake, private_config):
+    config = private_config
     case_no = intake.submit_feedback(rating(), OFFICER, None)["case_no"]
     exchange = get_event_exchange("coordination", config)
     publisher = Publisher(config["AMQP_URI"], declare=[exchange], delivery_mode=PERSISTENT)
     for event_type in ("case_resolved", "deadline_breached"):
-        event = new_event(
-            event_type, {"case_no": case_no}, source_service="coordination", source_site="HALL"
-        )
+        event = coordination_event(event_type, case_no, datetime.now(UTC))
         publisher.publish(event, exchange=exchange, routing_key=event_type)
 
     def handled():
@@ -468,8 +551,9 @@ def test_registration_shows_practices_and_links_a_repeat_visitor_to_earlier_case
             )
     assert first["practices"] == [{"practice_id": 7, "matter": "M001", "title": "视频连线确认房东"}]
     assert second["practices"] == []  # nobody answers: registration still succeeds
-    assert first["repeat_of"] == []
-    [link] = second["repeat_of"]
+    assert first["repeat_of"] == [] and first["repeat_visitor"] is False
+    assert second["repeat_of"] == [first["case_no"]] and second["repeat_visitor"] is True
+    [link] = second["repeat_visits"]
     assert link["case_no"] == first["case_no"]
     assert link["url"] == f"/api/v1/cases/{first['case_no']}"
     assert link["received_at"] == first["received_at"]
