@@ -5,7 +5,7 @@ import sys
 
 from bench import harness
 
-BENCHMARKS = ("registration",)
+BENCHMARKS = ("registration", "reporting_scale")
 
 
 def main(argv=None) -> int:
