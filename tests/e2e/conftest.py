@@ -21,6 +21,9 @@ def system(service_config, tmp_path_factory):
         "DATABASE_URL": service_config["DATABASE_URL"],
         "AMQP_URI": service_config["AMQP_URI"],
         "PYTHONWARNINGS": localrun.QUIET_WARNINGS,
+        # six processes beside the in-process tests: stay well under max_connections
+        "DB_POOL_MIN": os.environ.get("DB_POOL_MIN", "1"),
+        "DB_POOL_MAX": os.environ.get("DB_POOL_MAX", "4"),
     }
     started = localrun.start(run_dir, env, base_port=BASE_PORT, gateway_port=GATEWAY_PORT)
     try:

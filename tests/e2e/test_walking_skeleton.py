@@ -89,6 +89,7 @@ def test_a_registered_case_shows_all_three_consumers_in_its_timeline(system):
         assert time.monotonic() - started < 2.0, f"consumers missing after 2 s: {services}"
         time.sleep(0.05)
     assert detail["first_receiver"] == "S0001"
+    assert detail["coordination"]["state"] == "registered"
     assert all("+08:00" in entry["at"] for entry in detail["timeline"])
 
 

@@ -2,12 +2,13 @@
 
 from nameko.web.handlers import http
 
+from services.common.errors import NotFound
 from services.common.web import json_response
+from services.gateway import case_view
 from services.gateway.base import GatewayBase
 from services.gateway.http import api
 
 CASE_FILTERS = ("site", "status", "type", "department", "overdue", "month", "q", "limit", "cursor")
-TIMELINE_SOURCES = ("intake", "coordination", "accountability", "reporting")
 
 
 class CaseRoutes(GatewayBase):
@@ -34,11 +35,11 @@ class CaseRoutes(GatewayBase):
     @api("/api/v1/cases/{case_no}")
     def get_case(self, request, case_no):
         user = self._user(request)
-        case = self.intake.get_case(case_no, user)
-        pending = [
-            getattr(self, source).case_timeline.call_async(case_no) for source in TIMELINE_SOURCES
-        ]
-        deadlines = self.coordination.case_deadlines.call_async(case_no)
-        entries = [entry for reply in pending for entry in reply.result()]
-        entries.sort(key=lambda entry: entry["at"])
-        return json_response({**case, "deadlines": deadlines.result(), "timeline": entries})
+        flow = self.coordination.case_summary.call_async(case_no)
+        detail = case_view.case_detail(self, case_no, user)
+        try:
+            # coordination's view: where the case stands in its type's flow
+            detail["coordination"] = flow.result()
+        except NotFound:
+            detail["coordination"] = None  # its case_registered event is still on the way
+        return json_response(detail)
