@@ -3,6 +3,8 @@
 import json
 import os
 import platform
+import random
+import socket
 import statistics
 import time
 import uuid
@@ -75,6 +77,26 @@ class Sandbox:
 
     def nameko_config(self) -> dict:
         return {**self.config, "DATABASE_URL": self.database_url, "AMQP_URI": self.amqp_uri}
+
+
+def free_port_block(size: int = 40) -> int:
+    """The first port of ``size`` consecutive ports nobody listens on (runs may overlap)."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(30000, 60000 - size)
+        sockets = []
+        try:
+            for port in range(base, base + size):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no block of free ports found")
 
 
 def peak_rss_mb(pid: int) -> float | None:

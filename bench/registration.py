@@ -18,7 +18,7 @@ import psycopg
 import requests
 from stdnum.cn import ric
 
-from bench.harness import Row, Sandbox, peak_rss_mb, summarize_latencies
+from bench.harness import Row, Sandbox, free_port_block, peak_rss_mb, summarize_latencies
 from services.common import localrun
 from services.common.config import REPO_ROOT
 from services.intake.seed import load_seed
@@ -151,9 +151,10 @@ BASELINE_PLAN_NAMES = (
 )
 
 
-def run(levels=((1, 100), (10, 50), (50, 20)), base_port: int = 28100) -> list[Row]:
+def run(levels=((1, 100), (10, 50), (50, 20)), base_port: int | None = None) -> list[Row]:
     """Measure both systems at each (clients, requests per client) level."""
     rows: list[Row] = []
+    base_port = base_port or free_port_block()
     with Sandbox("registration") as box:
         load_seed(box.database_url, REPO_ROOT / "deploy" / "seed" / "xuanwu")
         with psycopg.connect(box.database_url, autocommit=True) as conn:

@@ -21,7 +21,7 @@ import psycopg
 import requests
 from psycopg.types.json import Jsonb
 
-from bench.harness import Row, Sandbox
+from bench.harness import Row, Sandbox, free_port_block
 from services.common import localrun
 from services.common.config import REPO_ROOT
 from services.intake.seed import load_seed
@@ -156,9 +156,10 @@ def run(
     months: int = 24,
     repeats: int = 20,
     seed: int = 20261129,
-    base_port: int = 28300,
+    base_port: int | None = None,
 ) -> list[Row]:
     rows: list[Row] = []
+    base_port = base_port or free_port_block()
     with Sandbox("reporting") as box:
         load_seed(box.database_url, REPO_ROOT / "deploy" / "seed" / "xuanwu")
         with psycopg.connect(box.database_url, autocommit=True) as conn:
