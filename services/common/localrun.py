@@ -9,6 +9,7 @@ functions with their own database, vhost and ports.
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -54,8 +55,13 @@ def start(
     """Start every process of ``plan`` (default: the whole system) in the background;
     pids and logs go to ``run_dir``."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    plan = plan or processes(base_port, gateway_port)
+    taken = [process for process in plan if _port_taken(process.port)]
+    if taken:
+        # another system answering there would pass our health checks and get our requests
+        raise RuntimeError("ports already in use: " + ", ".join(f"{p.name} {p.port}" for p in taken))
     started = []
-    for process in plan or processes(base_port, gateway_port):
+    for process in plan:
         log = open(run_dir / f"{process.name}.log", "ab")
         child = subprocess.Popen(
             [str(NAMEKO), "run", "--config", str(CONFIG_FILE), process.module],
@@ -72,6 +78,11 @@ def start(
         (run_dir / f"{process.name}.pid").write_text(str(child.pid))
         started.append(process)
     return started
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def wait_healthy(started: list[Process], timeout: float = 60.0) -> None:
