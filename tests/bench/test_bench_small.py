@@ -27,3 +27,11 @@ def test_reporting_benchmark_summary_agrees_with_a_naive_count():
     # run() asserts the summary's total equals the naive GROUP BY; the month is not empty
     assert summary.notes["month_cases"] > 0
     assert [row.benchmark for row in rows].count("metrics") == 2
+
+
+def test_deadline_benchmark_breaches_each_overdue_deadline_once():
+    from bench import deadline_scan
+
+    rows = deadline_scan.run(**deadline_scan.SMALL)  # run() asserts the scan counts
+    assert [row.benchmark for row in rows] == ["deadlines", "deadlines"]
+    assert all(row.value > 0 and row.baseline > 0 for row in rows)
