@@ -5,7 +5,7 @@ import sys
 
 from bench import harness
 
-BENCHMARKS = ("registration", "deadline_scan", "reporting_scale")
+BENCHMARKS = ("registration", "rating_ingestion", "deadline_scan", "reporting_scale")
 
 
 def main(argv=None) -> int:

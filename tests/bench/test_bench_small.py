@@ -35,3 +35,12 @@ def test_deadline_benchmark_breaches_each_overdue_deadline_once():
     rows = deadline_scan.run(**deadline_scan.SMALL)  # run() asserts the scan counts
     assert [row.benchmark for row in rows] == ["deadlines", "deadlines"]
     assert all(row.value > 0 and row.baseline > 0 for row in rows)
+
+
+def test_rating_benchmark_keeps_every_rating_and_opens_cases_for_bad_ones():
+    from bench import rating_ingestion
+
+    (row,) = rating_ingestion.run(**rating_ingestion.SMALL)  # run() asserts all were accepted
+    sent = (rating_ingestion.SMALL["batches"] - 1) * rating_ingestion.SMALL["batch_size"]
+    assert row.notes["ratings"] == sent
+    assert 0 < row.notes["bad_ratings_opened_cases"] < sent
