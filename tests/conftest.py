@@ -16,6 +16,7 @@ import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
+import socket  # noqa: E402
 import uuid  # noqa: E402
 
 import pytest  # noqa: E402
@@ -49,8 +50,20 @@ def amqp_uri():
 
 @pytest.fixture(scope="session")
 def service_config(database_url, amqp_uri):
-    """The nameko config the services get, pointed at this session's database and vhost."""
-    return {**BASE_CONFIG, "DATABASE_URL": database_url, "AMQP_URI": amqp_uri}
+    """The nameko config the services get, pointed at this session's database and vhost.
+
+    In-process containers serve HTTP on a free port of their own, never on the front door's
+    8000 where a `make up` system (or another test run) may listen.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return {
+        **BASE_CONFIG,
+        "DATABASE_URL": database_url,
+        "AMQP_URI": amqp_uri,
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+    }
 
 
 @pytest.fixture
