@@ -182,12 +182,22 @@ def document() -> dict:
         cases,
         coordination,
         feedback,
+        intake_extras,
         pages,
         reference,
         reporting,
     )
 
     paths = dict(BASE_DOCUMENT["paths"])
-    for module in (reference, cases, feedback, coordination, accountability, reporting, pages):
+    for module in (
+        reference,
+        cases,
+        feedback,
+        intake_extras,
+        coordination,
+        accountability,
+        reporting,
+        pages,
+    ):
         paths.update(getattr(module, "OPENAPI_PATHS", {}))
     return {**BASE_DOCUMENT, "paths": paths}

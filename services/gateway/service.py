@@ -8,6 +8,7 @@ from services.gateway.routes.accountability import AccountabilityRoutes
 from services.gateway.routes.cases import CaseRoutes
 from services.gateway.routes.coordination import CoordinationRoutes
 from services.gateway.routes.feedback import FeedbackRoutes
+from services.gateway.routes.intake_extras import IntakeExtraRoutes
 from services.gateway.routes.pages import PageRoutes
 from services.gateway.routes.reference import ReferenceRoutes
 from services.gateway.routes.reporting import ReportingRoutes
@@ -17,6 +18,7 @@ class GatewayService(
     ReferenceRoutes,
     CaseRoutes,
     FeedbackRoutes,
+    IntakeExtraRoutes,
     CoordinationRoutes,
     AccountabilityRoutes,
     ReportingRoutes,
