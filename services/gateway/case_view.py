@@ -6,6 +6,8 @@ lives here once. ``gateway`` is any object with the four RPC proxies (a gateway 
 
 from datetime import datetime
 
+from services.common.errors import NotFound
+
 TIMELINE_SOURCES = ("intake", "coordination", "accountability", "reporting")
 
 
@@ -35,3 +37,34 @@ def case_detail(gateway, case_no: str, user: dict) -> dict:
     deadlines = gateway.coordination.case_deadlines.call_async(case_no)
     timeline = case_timeline(gateway, case_no)
     return {**case, "deadlines": deadlines.result(), "timeline": timeline}
+
+
+def case_page(gateway, case_no: str, user: dict) -> dict:
+    """:func:`case_detail` plus coordination's summary as ``flow`` (None until it is handed over).
+
+    The page offers each action by the flow's state and type; the four reads run at once.
+    """
+    case = gateway.intake.get_case(case_no, user)
+    deadlines = gateway.coordination.case_deadlines.call_async(case_no)
+    flow = gateway.coordination.case_summary.call_async(case_no)
+    timeline = case_timeline(gateway, case_no)
+    try:
+        summary = flow.result()
+    except NotFound:
+        summary = None
+    return {**case, "deadlines": deadlines.result(), "timeline": timeline, "flow": summary}
+
+
+def nearest_deadline(deadlines: list[dict]) -> dict | None:
+    """The open deadline to watch: a breached one first, else the one with fewest days left."""
+    open_ = [d for d in deadlines if not d.get("met_at")]
+    if not open_:
+        return None
+    return min(
+        open_,
+        key=lambda d: (
+            not d.get("breached"),
+            d.get("working_days_left") if d.get("working_days_left") is not None else 10**6,
+            str(d.get("due_at")),
+        ),
+    )

@@ -161,7 +161,13 @@ def test_supervisors_and_the_bureau_see_scores_and_everyone_their_own_record():
     assert "/staff/S0006/record" in menu
     staff_menu = dict(pages.menu_for({"id": "S0001", "role": "window_staff", "site": "HALL"}))
     assert "/investigations" not in staff_menu and "/departments/scores" not in staff_menu
-    assert any(href.startswith("/reports/monthly?month=") for href in staff_menu)
+    assert "/reports" in staff_menu and "/refusals" in staff_menu and "/practices" in staff_menu
+    assert (
+        "/queue" not in staff_menu
+        and "/meetings" not in staff_menu
+        and "/appeals" not in staff_menu
+    )
+    assert "/appeals" in menu
 
 
 def test_a_deadline_is_named_by_its_type_and_stage():
