@@ -105,8 +105,9 @@ class IntakeService(Observable):
     def register_case(self, payload: dict, actor: dict, idempotency_key: str | None = None) -> dict:
         """Register a case; the same ``idempotency_key`` always returns the same case."""
         now = datetime.now(UTC)
+        practices = self._ask_practices(payload.get("matter"))  # answered while we register
         case = self._register(payload, actor, idempotency_key, now)
-        return {**case, "practices": self._practices(case["matter"])}
+        return {**case, "practices": self._practices(practices, case["matter"])}
 
     def _register(self, payload, actor, idempotency_key, now) -> dict:
         with self.db.transaction() as cur:
@@ -410,13 +411,25 @@ class IntakeService(Observable):
             store.mark_answered(cur, event["data"]["case_no"])
             return True
 
-    def _practices(self, matter: str) -> list:
+    def _ask_practices(self, matter):
+        """Ask coordination for a matter's standard practices without waiting for the answer."""
+        if not isinstance(matter, str) or not matter.strip():
+            return None
+        try:
+            return self.coordination.practices_for.call_async(matter.strip())
+        except Exception as error:
+            log.warning("no standard practices for %s: %s", matter, type(error).__name__)
+            return None
+
+    def _practices(self, pending, matter: str) -> list:
         """The standard practices of a matter, from coordination; registration never fails
         or waits long for them (coordination may be down, busy or an older version)."""
+        if pending is None:
+            return []
         timeout = float(service_setting(self.config, "PRACTICES_TIMEOUT_SECONDS", 1.0))
         try:
             with eventlet.Timeout(timeout):
-                return self.coordination.practices_for(matter) or []
+                return pending.result() or []
         except (Exception, eventlet.Timeout) as error:
             log.warning("no standard practices for %s: %s", matter, type(error).__name__)
             return []

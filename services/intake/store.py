@@ -88,33 +88,39 @@ def reference_for(cur, payload: dict) -> Reference:
         value = payload.get(name)
         return value.strip() if isinstance(value, str) else None
 
-    site, window, matter = text("site"), text("window"), text("matter")
-    matter_row = _one(cur, "SELECT code, name FROM intake.matters WHERE code = %s", (matter,))
-    cur.execute("SELECT site_code FROM intake.matter_sites WHERE matter_code = %s", (matter,))
-    matter_sites = frozenset(row["site_code"] for row in cur.fetchall())
-    return Reference(
-        site=_one(cur, "SELECT code, name FROM intake.sites WHERE code = %s", (site,)),
-        window=_one(
-            cur,
-            "SELECT code, name FROM intake.windows WHERE site_code = %s AND code = %s",
-            (site, window),
-        ),
-        matter=matter_row,
-        matter_sites=matter_sites,
-        department=_one(
-            cur, "SELECT code, name FROM intake.departments WHERE code = %s", (text("department"),)
-        ),
-        first_receiver=_one(
-            cur,
-            "SELECT id, name, site_code FROM intake.staff WHERE id = %s",
-            (text("first_receiver"),),
-        ),
-        first_asked_by=_one(
-            cur,
-            "SELECT id, name, site_code FROM intake.staff WHERE id = %s",
-            (text("first_asked_by"),),
-        ),
+    # one round trip for all of it: registration is the hot path
+    found = _one(
+        cur,
+        """
+        SELECT
+          (SELECT row_to_json(x) FROM (SELECT code, name FROM intake.sites
+             WHERE code = %(site)s) x) AS site,
+          (SELECT row_to_json(x) FROM (SELECT code, name FROM intake.windows
+             WHERE site_code = %(site)s AND code = %(window)s) x) AS window,
+          (SELECT row_to_json(x) FROM (SELECT code, name FROM intake.matters
+             WHERE code = %(matter)s) x) AS matter,
+          (SELECT array_agg(site_code) FROM intake.matter_sites
+             WHERE matter_code = %(matter)s) AS matter_sites,
+          (SELECT row_to_json(x) FROM (SELECT code, name FROM intake.departments
+             WHERE code = %(department)s) x) AS department,
+          (SELECT row_to_json(x) FROM (SELECT id, name, site_code FROM intake.staff
+             WHERE id = %(first_receiver)s) x) AS first_receiver,
+          (SELECT row_to_json(x) FROM (SELECT id, name, site_code FROM intake.staff
+             WHERE id = %(first_asked_by)s) x) AS first_asked_by
+        """,
+        {
+            name: text(name)
+            for name in (
+                "site",
+                "window",
+                "matter",
+                "department",
+                "first_receiver",
+                "first_asked_by",
+            )
+        },
     )
+    return Reference(**{**found, "matter_sites": frozenset(found["matter_sites"] or ())})
 
 
 def next_case_sequence(cur, day) -> int:
