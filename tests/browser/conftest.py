@@ -124,6 +124,26 @@ class Browser:
                 element.clear()
                 element.send_keys(value)
 
+    def set_value(self, css: str, value: str):
+        """Set an input Chromium types into by locale (date, datetime-local) to ``value``."""
+        self.driver.execute_script("arguments[0].value = arguments[1]", self.find(css), value)
+
+    def tick(self, css: str, on: bool = True):
+        """Tick (or clear) a checkbox."""
+        box = self.find(css)
+        if box.is_selected() != on:
+            box.click()
+
+    def wait_for(self, css: str, text: str = "", timeout: float = 10.0):
+        """Wait until ``css`` shows (with ``text``): for what a page's script fills in."""
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        def shown(_driver):
+            found = self.find_all(css)
+            return bool(found) and found[0].is_displayed() and text in found[0].text
+
+        WebDriverWait(self.driver, timeout).until(shown)
+
     def submit(self, css: str = "main form button[type='submit']"):
         """Click a submit button and wait until the next page has replaced this one."""
         from selenium.common.exceptions import WebDriverException
