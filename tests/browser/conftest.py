@@ -6,6 +6,7 @@ when missing and fails clearly when it cannot. Every page visited is saved as a 
 under ``tests/artifacts/browser/``.
 """
 
+import glob
 import os
 import re
 import shutil
@@ -183,6 +184,8 @@ def browser(chromium_ready, system, request):  # noqa: F811 (system is the e2e f
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
+    for stale in ARTIFACTS.glob(f"{glob.escape(request.node.name)}-*.png"):
+        stale.unlink()  # only this run's screenshots under the test's name
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.implicitly_wait(0)
     try:

@@ -110,6 +110,33 @@ def test_the_supervisor_records_a_finding_and_sees_strikes_and_scores(browser):
     browser.open("/departments/scores")
     assert "区市场监督管理局" in browser.text("#scores")
 
+    # the staff member appeals the finding from their own record; the supervisor decides it
+    browser.login("hall.staff")
+    browser.open("/staff/S0001/record")
+    row = next(r for r in browser.find_all("#findings tr") if case_no in r.text)
+    finding = row.get_attribute("id")
+    browser.submit(f"#{finding} button[type='submit']")
+    assert browser.text(f"#{finding} .field-error")  # an appeal needs its reason
+    browser.fill({"reason": "当日系统故障，并非拒绝受理"}, within=f"#{finding}")
+    browser.submit(f"#{finding} button[type='submit']")
+    assert "申诉已提交" in browser.text("#action-notice")
+    assert "待决定" in browser.text(f"#{finding}")
+    browser.open("/appeals")
+    assert "无权访问" in browser.text("h1")
+
+    browser.login("supervisor")
+    browser.open("/appeals")
+    card = next(c for c in browser.find_all(".appeal") if case_no in c.text)
+    appeal = card.get_attribute("id")
+    browser.fill({"reason": "经核实系统运行正常"}, within=f"#{appeal}")
+    browser.submit(f"#{appeal} button[type='submit']")
+    assert browser.text(f"#{appeal} .field-error")  # upheld or not must be chosen
+    assert browser.find(f"#{appeal} [name='reason']").get_attribute("value") == "经核实系统运行正常"
+    browser.fill({"upheld": "no"}, within=f"#{appeal}")
+    browser.submit(f"#{appeal} button[type='submit']")
+    assert "申诉已作出决定" in browser.text("#action-notice")
+    assert "申诉驳回" in browser.text(f"#{appeal}")
+
     browser.login("xjk.staff")
     browser.open("/staff/S0001/record")
     assert "无权访问" in browser.text("h1")
@@ -153,6 +180,12 @@ def act(browser, action: str, fields: dict | None = None):
     browser.fill(fields or {}, within=f"#action-{action}")
     browser.submit(f"#action-{action} button[type='submit']")
     return browser.text("#action-notice")
+
+
+def row_index(browser, row: str) -> str:
+    """The index of a department's attendance row (rows follow the invitation's order)."""
+    name = browser.find(f"{row} input[type='hidden']").get_attribute("name")
+    return name.removeprefix("attendance[").split("]", 1)[0]
 
 
 def summary_counts(browser, month: str) -> dict:
@@ -204,19 +237,17 @@ def test_the_pending_path_from_registration_to_the_monthly_summary(browser):
 
     # minutes: FCJ stays away without a reason; no decision yet → the error by the decision
     form = f"#{meeting} form.minutes"
+    scj, fcj = (f"#{meeting}-attendance-{code}" for code in ("SCJ", "FCJ"))
+    browser.fill({f"attendance[{row_index(browser, scj)}].position": "同意按规定办理"}, within=scj)
+    browser.fill({f"attendance[{row_index(browser, fcj)}].present": "no"}, within=fcj)
     browser.fill(
-        {
-            "attendance[0].position": "同意按规定办理",
-            "attendance[1].present": "no",
-            "assignments[0].department": "SCJ",
-            "assignments[0].task": "出具加装电梯审批意见",
-        },
+        {"assignments[0].department": "SCJ", "assignments[0].task": "出具加装电梯审批意见"},
         within=form,
     )
     browser.set_value(f"{form} [name='assignments[0].due']", "2026-12-04")
     browser.submit(f"{form} button[type='submit']")
     assert "会议决定" in browser.text(f"#{meeting} .field-error")
-    assert browser.find(f"{form} [name='attendance[0].position']").get_attribute("value") == (
+    assert browser.find(f"{scj} input[name$='.position']").get_attribute("value") == (
         "同意按规定办理"
     )
     assert browser.find(f"{form} [name='assignments[0].task']").get_attribute("value") == (
@@ -225,8 +256,9 @@ def test_the_pending_path_from_registration_to_the_monthly_summary(browser):
     browser.fill({"decision": "由区市场监督管理局牵头，五个工作日内答复申请人"}, within=form)
     browser.submit(f"{form} button[type='submit']")
     assert "会议纪要已记录" in browser.text("#action-notice")
-    minutes = browser.text(f"#{meeting}")
-    assert "无故缺席" in minutes and "出具加装电梯审批意见" in minutes
+    absent = next(r for r in browser.find_all(f"#{meeting} .attendance tr") if "房产局" in r.text)
+    assert "无故缺席" in absent.text
+    assert "出具加装电梯审批意见" in browser.text(f"#{meeting} .assignments")
 
     # the reply, the result, closing and archiving: each form only when the state allows it
     browser.open(f"/cases/{case_no}")

@@ -152,3 +152,35 @@ def test_a_real_name_bad_rating_gets_its_return_visit_on_the_case_page(browser):
     assert "记录回访：已完成" in browser.text("#action-notice")
     assert "已电话回访" in browser.text("#return-visits")
     assert "已回访：满意" in browser.text("#timeline")
+
+
+@pytest.mark.parametrize(
+    ("username", "path"),
+    [
+        ("hall.staff", "/queue"),
+        ("hall.staff", "/meetings"),
+        ("hall.staff", "/appeals"),
+        ("hall.staff", "/departments/scores"),
+        ("supervisor", "/queue"),
+        ("officer", "/appeals"),
+    ],
+)
+def test_a_page_a_role_may_not_see_answers_403(browser, username, path):
+    browser.login(username)
+    token = browser.driver.get_cookie("bancheng_token")["value"]
+    response = requests.get(f"{BASE_URL}{path}", cookies={"bancheng_token": token}, timeout=10)
+    assert response.status_code == 403 and "无权访问" in response.text
+    assert path not in dict(
+        (a.get_attribute("href").removeprefix(BASE_URL), a.text)
+        for a in browser.find_all("nav.menu a")
+    )
+
+
+def test_window_staff_see_the_library_the_refusals_and_the_reports_of_their_site(browser):
+    browser.login("hall.staff")
+    browser.open("/practices")
+    assert "常态化做法库" in browser.text("h1") and not browser.find_all("#promote")
+    browser.open("/refusals")
+    assert not browser.find_all("select[name='site']")  # their own site only
+    browser.open("/reports?month=2026-11")
+    assert "site=HALL" in browser.find("#link-monthly-csv").get_attribute("href")

@@ -105,6 +105,8 @@ STAGE_LABELS = {"reply": "答复期限", "resolution": "办结期限"}
 
 def deadline_label(deadline: dict) -> str:
     """``pending_reply`` → 暂时办不了·答复期限 (kinds are ``<type>_<stage>``)."""
+    if deadline.get("kind") == "assignment":
+        return "联席会议分工"
     case_type = str(deadline.get("kind") or "").split("_", 1)[0]
     stage = deadline.get("stage")
     if case_type in TYPE_LABELS and stage in STAGE_LABELS:

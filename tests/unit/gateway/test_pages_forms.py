@@ -177,4 +177,4 @@ def test_a_deadline_is_named_by_its_type_and_stage():
     assert pages.deadline_label({"kind": "hard_resolution", "stage": "resolution"}) == (
         "不好办·办结期限"
     )
-    assert pages.deadline_label({"kind": "assignment", "stage": None}) == "assignment"
+    assert pages.deadline_label({"kind": "assignment", "stage": None}) == "联席会议分工"
