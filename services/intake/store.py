@@ -123,16 +123,6 @@ def reference_for(cur, payload: dict) -> Reference:
     return Reference(**{**found, "matter_sites": frozenset(found["matter_sites"] or ())})
 
 
-def next_case_sequence(cur, day) -> int:
-    """The next number of ``day``; the row lock serialises concurrent registrations briefly."""
-    cur.execute(
-        "INSERT INTO intake.case_counters (day, last) VALUES (%s, 1) "
-        "ON CONFLICT (day) DO UPDATE SET last = intake.case_counters.last + 1 RETURNING last",
-        (day,),
-    )
-    return cur.fetchone()["last"]
-
-
 def case_no_for_idempotency_key(cur, key: str) -> str | None:
     row = _one(cur, "SELECT case_no FROM intake.cases WHERE idempotency_key = %s", (key,))
     return row["case_no"] if row else None
