@@ -23,7 +23,8 @@ def main(argv=None) -> int:
         module = __import__(f"bench.{name}", fromlist=["run"])
         rows += module.run(**(module.SMALL if args.small else {}))
     harness.print_table(rows)
-    path = harness.write_results(rows, "small" if args.small else "latest")
+    label = "small" if args.small else ("latest" if not args.names else "-".join(args.names))
+    path = harness.write_results(rows, label)
     print(f"\nwritten to {path}")
     return 0
 
