@@ -130,7 +130,7 @@ def test_the_supervisor_records_a_finding_and_sees_strikes_and_scores(browser):
     appeal = card.get_attribute("id")
     browser.fill({"reason": "经核实系统运行正常"}, within=f"#{appeal}")
     browser.submit(f"#{appeal} button[type='submit']")
-    assert browser.text(f"#{appeal} .field-error")  # upheld or not must be chosen
+    assert "请选择申诉是否成立" in browser.text(f"#{appeal} .field-error")
     assert browser.find(f"#{appeal} [name='reason']").get_attribute("value") == "经核实系统运行正常"
     browser.fill({"upheld": "no"}, within=f"#{appeal}")
     browser.submit(f"#{appeal} button[type='submit']")
@@ -377,7 +377,7 @@ def test_hard_takes_a_measure_records_each_response_resolves_and_becomes_a_pract
         within="#action-measure-response",
     )
     browser.submit("#action-measure-response button[type='submit']")
-    assert browser.text("#action-measure-response .field-error")
+    assert "是否已落实" in browser.text("#action-measure-response .field-error")
     assert browser.find("#mr-response").get_attribute("value") == "同意以承诺书代替产权证明"
     assert "记录部门答复：已完成" in act(browser, "measure-response", {"delivered": "yes"})
     assert "同意以承诺书代替产权证明" in browser.text("#measures")

@@ -431,6 +431,8 @@ def measure_response_args(case_no: str, form) -> tuple:
     measure_id = text_value(form, "measure_id")
     if not measure_id.isdigit():
         raise errors.InvalidField("请选择要记录答复的措施", "measure_id")
+    if form.get("delivered") not in ("yes", "no"):
+        raise errors.InvalidField("请选择部门是否已落实", "delivered")
     return case_no, int(measure_id), measure_response_payload(form)
 
 
@@ -605,6 +607,8 @@ def minutes_payload(form) -> dict:
 
 
 def appeal_decision_payload(form) -> dict:
+    if form.get("upheld") not in ("yes", "no"):
+        raise errors.InvalidField("请选择申诉是否成立", "upheld")
     return {"upheld": yes_no(form.get("upheld")), "reason": text_value(form, "reason")}
 
 
@@ -1032,7 +1036,13 @@ class PageRoutes(GatewayBase):
                 )
                 for state in ("classified", "in_progress")
             ]
-            candidates = [case for reply in waiting for case in reply.result()]
+            # a case already on the board has its meeting; the rest wait for one
+            candidates = [
+                case
+                for reply in waiting
+                for case in reply.result()
+                if case["case_no"] not in deadlines
+            ]
         departments = self.intake.departments()
         return render(
             "coordination/meetings.html",

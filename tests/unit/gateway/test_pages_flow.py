@@ -81,6 +81,17 @@ def test_a_measure_response_needs_a_chosen_measure_and_a_yes_or_no():
     with pytest.raises(InvalidField) as refused:
         pages.measure_response_args("XW-1", MultiDict({"delivered": "no"}))
     assert refused.value.field == "measure_id"
+    with pytest.raises(InvalidField) as refused:
+        pages.measure_response_args("XW-1", MultiDict({"measure_id": "7"}))
+    assert refused.value.field == "delivered"
+
+
+def test_an_appeal_decision_is_chosen_before_it_is_sent():
+    with pytest.raises(InvalidField) as refused:
+        pages.appeal_decision_payload(MultiDict({"reason": "经核实"}))
+    assert refused.value.field == "upheld"
+    decided = pages.appeal_decision_payload(MultiDict({"upheld": "no", "reason": "经核实"}))
+    assert decided == {"upheld": False, "reason": "经核实"}
 
 
 def test_a_resolution_lists_the_measures_that_worked():
