@@ -24,6 +24,33 @@ def _emit(cur, event_type: str, data: dict, site: str | None = None) -> str:
     return event["id"]
 
 
+def _decide(
+    cur,
+    event_type: str,
+    action: str,
+    data: dict,
+    actor: dict,
+    at,
+    *,
+    case_no,
+    subject,
+    site: str | None = None,
+) -> None:
+    """A decision taken here: its event, and its entry in the audit trail, in one transaction."""
+    event_id = _emit(cur, event_type, data, site)
+    audit.append(
+        cur,
+        action=action,
+        actor=actor["id"],
+        role=actor.get("role"),
+        at=at,
+        content=data,
+        case_no=case_no,
+        subject=subject,
+        source_event_id=event_id,
+    )
+
+
 def _iso(moment) -> str | None:
     return moment.isoformat() if isinstance(moment, (datetime, date)) else moment
 
@@ -193,17 +220,16 @@ def record_finding(
         "actor": actor["id"],
         "at": now.isoformat(),
     }
-    event_id = _emit(cur, "finding_recorded", data, investigation["site"])
-    audit.append(
+    _decide(
         cur,
-        action="finding",
-        actor=actor["id"],
-        role=actor.get("role"),
-        at=now,
-        content=data,
+        "finding_recorded",
+        "finding",
+        data,
+        actor,
+        now,
         case_no=finding["case_no"],
         subject=f"finding:{finding['id']}",
-        source_event_id=event_id,
+        site=investigation["site"],
     )
     verdict = "无过错，不予处理" if finding["no_fault"] else domain.CAUSE_LABELS[finding["cause"]]
     timeline.add_entry(
@@ -243,17 +269,16 @@ def _improvement_action(cur, finding, investigation, actor, now) -> dict:
         "actor": actor["id"],
         "at": now.isoformat(),
     }
-    event_id = _emit(cur, "improvement_action_assigned", data, investigation["site"])
-    audit.append(
+    _decide(
         cur,
-        action="improvement_action",
-        actor=actor["id"],
-        role=actor.get("role"),
-        at=now,
-        content=data,
+        "improvement_action_assigned",
+        "improvement_action",
+        data,
+        actor,
+        now,
         case_no=finding["case_no"],
         subject=f"improvement_action:{action['id']}",
-        source_event_id=event_id,
+        site=investigation["site"],
     )
     return action
 
@@ -326,18 +351,16 @@ def _sanction_decision(cur, event_type: str, row: dict, actor: dict, now, why: s
         "actor": actor["id"],
         "at": now.isoformat(),
     }
-    event_id = _emit(cur, event_type, data)
     finding = store.finding(cur, row["finding_id"])
-    audit.append(
+    _decide(
         cur,
-        action="sanction" if event_type == "sanction_applied" else "sanction_revoked",
-        actor=actor["id"],
-        role=actor.get("role"),
-        at=now,
-        content=data,
+        event_type,
+        "sanction" if event_type == "sanction_applied" else "sanction_revoked",
+        data,
+        actor,
+        now,
         case_no=finding["case_no"],
         subject=f"sanction:{row['id']}",
-        source_event_id=event_id,
     )
 
 
@@ -359,17 +382,15 @@ def confirm_sanction(cur, sanction_id: int, actor: dict, now) -> dict:
         "actor": actor["id"],
         "at": now.isoformat(),
     }
-    event_id = _emit(cur, "sanction_confirmed", data)
-    audit.append(
+    _decide(
         cur,
-        action="sanction_confirmed",
-        actor=actor["id"],
-        role=actor.get("role"),
-        at=now,
-        content=data,
+        "sanction_confirmed",
+        "sanction_confirmed",
+        data,
+        actor,
+        now,
         case_no=finding["case_no"],
         subject=f"sanction:{sanction_id}",
-        source_event_id=event_id,
     )
     return store.sanction(cur, sanction_id)
 
@@ -406,17 +427,15 @@ def file_appeal(cur, finding_id: int, payload: dict, actor: dict, now) -> dict:
         "actor": actor["id"],
         "at": now.isoformat(),
     }
-    event_id = _emit(cur, "appeal_filed", data)
-    audit.append(
+    _decide(
         cur,
-        action="appeal",
-        actor=actor["id"],
-        role=actor.get("role"),
-        at=now,
-        content=data,
+        "appeal_filed",
+        "appeal",
+        data,
+        actor,
+        now,
         case_no=finding["case_no"],
         subject=f"appeal:{appeal['id']}",
-        source_event_id=event_id,
     )
     return appeal
 
@@ -442,17 +461,15 @@ def decide_appeal(cur, rules: Rules, appeal_id: int, payload: dict, actor: dict,
         "actor": actor["id"],
         "at": now.isoformat(),
     }
-    event_id = _emit(cur, "appeal_decided", data)
-    audit.append(
+    _decide(
         cur,
-        action="appeal_decision",
-        actor=actor["id"],
-        role=actor.get("role"),
-        at=now,
-        content=data,
+        "appeal_decided",
+        "appeal_decision",
+        data,
+        actor,
+        now,
         case_no=finding["case_no"],
         subject=f"appeal:{appeal_id}",
-        source_event_id=event_id,
     )
     result = {**decided, "recount": None}
     if upheld:
@@ -486,17 +503,15 @@ def withdraw_deduction(cur, deduction_id: int, payload: dict, actor: dict, now) 
         "actor": actor["id"],
         "at": now.isoformat(),
     }
-    event_id = _emit(cur, "deduction_withdrawn", data)
-    audit.append(
+    _decide(
         cur,
-        action="deduction_withdrawal",
-        actor=actor["id"],
-        role=actor.get("role"),
-        at=now,
-        content=data,
+        "deduction_withdrawn",
+        "deduction_withdrawal",
+        data,
+        actor,
+        now,
         case_no=row["case_no"],
         subject=f"deduction:{deduction_id}",
-        source_event_id=event_id,
     )
     return row
 
