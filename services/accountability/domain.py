@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from services.common import fields
 from services.common.errors import InvalidField
 
 CAUSES = ("unfamiliar", "process", "attitude")
@@ -227,16 +228,7 @@ def initial_status(rules: SanctionRules, cause: str, kind: str) -> str:
 
 
 def _text(payload: Mapping, name: str, label: str, required: bool = True) -> str | None:
-    value = payload.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise InvalidField(f"缺少{label}", name)
-        return None
-    if not isinstance(value, str):
-        raise InvalidField(f"{label}应为文字", name)
-    if len(value) > MAX_TEXT:
-        raise InvalidField(f"{label}不能超过 {MAX_TEXT} 字", name)
-    return value.strip()
+    return fields.text_field(payload, name, label, max_length=MAX_TEXT, required=required)
 
 
 @dataclass(frozen=True)

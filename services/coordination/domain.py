@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from services.common import fields
 from services.common.errors import Conflict, Forbidden, InvalidField
 from services.common.workdays import WorkingCalendar
 
@@ -139,16 +140,7 @@ def check_actor(case: CaseFacts, actor: dict) -> None:
 
 
 def text(payload: dict, name: str, label: str, *, required: bool = True) -> str | None:
-    value = payload.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise InvalidField(f"缺少{label}", name)
-        return None
-    if not isinstance(value, str):
-        raise InvalidField(f"{label}应为文本", name)
-    if len(value) > MAX_TEXT:
-        raise InvalidField(f"{label}不能超过 {MAX_TEXT} 字", name)
-    return value.strip()
+    return fields.text_field(payload, name, label, max_length=MAX_TEXT, required=required)
 
 
 def flag(payload: dict, name: str, label: str) -> bool:
