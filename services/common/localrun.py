@@ -59,7 +59,9 @@ def start(
     taken = [process for process in plan if _port_taken(process.port)]
     if taken:
         # another system answering there would pass our health checks and get our requests
-        raise RuntimeError("ports already in use: " + ", ".join(f"{p.name} {p.port}" for p in taken))
+        raise RuntimeError(
+            "ports already in use: " + ", ".join(f"{p.name} {p.port}" for p in taken)
+        )
     started = []
     for process in plan:
         log = open(run_dir / f"{process.name}.log", "ab")

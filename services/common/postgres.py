@@ -61,12 +61,19 @@ def open_pool(
 class PostgresPool(SharedExtension):
     """The process-wide pool, shared by every dependency of a container."""
 
+    def sizes(self, config) -> tuple[int, int]:
+        return (
+            int(service_setting(config, "DB_POOL_MIN", 2)),
+            int(service_setting(config, "DB_POOL_MAX", 8)),
+        )
+
     def setup(self):
         config = self.container.config
+        min_size, max_size = self.sizes(config)
         self.pool = open_pool(
             config["DATABASE_URL"],
-            min_size=int(service_setting(config, "DB_POOL_MIN", 2)),
-            max_size=int(service_setting(config, "DB_POOL_MAX", 20)),
+            min_size=min_size,
+            max_size=max_size,
             name=self.container.service_name,
             timezone=service_setting(config, "TIMEZONE", "Asia/Shanghai"),
         )
@@ -129,3 +136,21 @@ class DatabaseProvider(DependencyProvider):
     def get_dependency(self, worker_ctx):
         wake = self.relay.wake if self.relay is not None else None
         return Database(self.pool.pool, on_commit_with_events=wake)
+
+
+class SidePostgresPool(PostgresPool):
+    """Two connections of their own, for a short transaction taken while the worker holds a
+    connection of the main pool. Taking that second connection from the main pool could
+    deadlock: with the pool dry, every worker would wait for a connection another one holds."""
+
+    def sizes(self, config) -> tuple[int, int]:
+        return 1, 2
+
+
+class SideDatabaseProvider(DependencyProvider):
+    """Injects a :class:`Database` on the :class:`SidePostgresPool` (no outbox relay)."""
+
+    pool = SidePostgresPool()
+
+    def get_dependency(self, worker_ctx):
+        return Database(self.pool.pool)

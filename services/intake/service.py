@@ -22,7 +22,7 @@ from services.common.errors import (
 from services.common.events import new_event
 from services.common.outbox import OutboxRelay, add_event
 from services.common.passwords import verify_password
-from services.common.postgres import DatabaseProvider
+from services.common.postgres import DatabaseProvider, SideDatabaseProvider
 from services.common.web import EntrypointMetrics, Observable
 from services.intake import channels, domain, store, validation
 from services.intake.personal_data import IdNumberCipher, mask_id_number
@@ -61,6 +61,7 @@ class IntakeService(Observable):
     name = "intake"
 
     db = DatabaseProvider(relay=OutboxRelay(SCHEMA))
+    side_db = SideDatabaseProvider()  # case numbers, taken while a registration holds `db`
     entrypoint_metrics = EntrypointMetrics()
     coordination = RpcProxy("coordination")
 
@@ -414,12 +415,13 @@ class IntakeService(Observable):
     def _reserve_case_numbers(self, day, count: int = 1) -> int:
         """Take ``count`` numbers of ``day``; returns the first.
 
-        In a transaction of its own: the day's counter row is then locked for one short
-        commit instead of for a whole registration, which serialised every registration of
-        the district. The price: a registration failing after this (only a database error can,
-        the form was checked before) leaves a gap in that day's numbers.
+        In a transaction of its own, on a connection of the side pool: the day's counter row
+        is then locked for one short commit instead of for a whole registration, which
+        serialised every registration of the district. The price: a registration failing
+        after this (only a database error can, the form was checked before) leaves a gap in
+        that day's numbers.
         """
-        with self.db.transaction() as counter:
+        with self.side_db.transaction() as counter:
             return store.reserve_case_sequences(counter, day, count)
 
     def _ask_practices(self, matter):

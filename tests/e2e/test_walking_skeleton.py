@@ -171,3 +171,19 @@ def test_street_staff_see_only_their_site(system):
         requests.get(f"{API}/cases/{hall_case['case_no']}", headers=officer, timeout=5).status_code
         == 200
     )
+
+
+def test_many_concurrent_registrations_all_succeed_with_distinct_numbers(system):
+    """More registrations at once than the intake pools have connections (4 each here):
+    a registration must never wait on a second connection of its own pool."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    headers = login("hall.staff")
+
+    def register(_):
+        return requests.post(f"{API}/cases", json=registration(), headers=headers, timeout=20)
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        responses = list(pool.map(register, range(24)))
+    assert [response.status_code for response in responses] == [201] * 24
+    assert len({response.json()["case_no"] for response in responses}) == 24
