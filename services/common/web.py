@@ -1,12 +1,14 @@
 """HTTP pieces every service shares: ``/healthz``, ``/metrics`` and JSON responses."""
 
 import json
+import socket
 import time
 from datetime import date, datetime
 
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
+from nameko.web.server import WebServer
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from werkzeug.wrappers import Response
 
@@ -17,6 +19,20 @@ ENTRYPOINT_SECONDS = Histogram(
     "Time a worker took, by service, entrypoint kind (Rpc, EventHandler, HttpRequestHandler), method and outcome",
     ["service", "kind", "method", "outcome"],
 )
+
+
+_serve_connection = WebServer.process_request
+
+
+def _serve_without_nagle(self, sock, address):
+    # eventlet's WSGI server sends headers and body in separate writes; with Nagle's
+    # algorithm on, a response larger than a segment then waits for the client's delayed
+    # ACK (40 ms on Linux): every /metrics scrape took 48 ms whatever its size.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return _serve_connection(self, sock, address)
+
+
+WebServer.process_request = _serve_without_nagle
 
 
 def json_default(value):
