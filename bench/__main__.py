@@ -1,6 +1,7 @@
 """``python -m bench [name ...] [--small]``: run the benchmarks, print the table, write JSON."""
 
 import argparse
+import signal
 import sys
 
 from bench import harness
@@ -9,6 +10,8 @@ BENCHMARKS = ("registration", "rating_ingestion", "deadline_scan", "reporting_sc
 
 
 def main(argv=None) -> int:
+    # a stopped benchmark still stops its services and drops its database and vhost
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("names", nargs="*", help=f"any of {', '.join(BENCHMARKS)} (default: all)")
     parser.add_argument(
