@@ -24,6 +24,9 @@ import pytest  # noqa: E402
 from services.common import sandbox  # noqa: E402
 from services.common.config import REPO_ROOT, load_config  # noqa: E402
 
+# the running system (processes) shared by e2e, browser and bench tests
+pytest_plugins = ["tests.system"]
+
 BASE_CONFIG = load_config()
 SEED_DIR = REPO_ROOT / "deploy" / "seed" / "xuanwu"
 RUN_ID = f"bancheng_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"

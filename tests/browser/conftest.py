@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import API, GATEWAY_PORT, login, system  # noqa: F401
+from tests.system import API, GATEWAY_PORT, login  # noqa: F401
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -174,7 +174,7 @@ class Browser:
 
 
 @pytest.fixture
-def browser(chromium_ready, system, request):  # noqa: F811 (system is the e2e fixture)
+def browser(chromium_ready, system, request):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

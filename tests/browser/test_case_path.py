@@ -13,7 +13,7 @@ import requests
 
 from tests.browser.conftest import BASE_URL
 from tests.browser.test_staff_pages import register_in_browser, valid_id
-from tests.e2e.conftest import API, login
+from tests.system import API, login
 
 pytestmark = pytest.mark.e2e
 

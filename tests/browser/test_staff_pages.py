@@ -5,7 +5,7 @@ import requests
 from stdnum.cn import ric
 
 from tests.browser.conftest import BASE_URL
-from tests.e2e.conftest import API, login
+from tests.system import API, login
 
 pytestmark = pytest.mark.e2e
 

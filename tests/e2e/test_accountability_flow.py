@@ -7,7 +7,7 @@ import pytest
 import requests
 from stdnum.cn import ric
 
-from tests.e2e.conftest import API, login
+from tests.system import API, login
 
 pytestmark = pytest.mark.e2e
 
@@ -99,10 +99,14 @@ def test_a_refused_case_flows_to_a_finding_with_role_checks_all_the_way(system):
     )
     assert unknown.status_code == 422 and unknown.json()["error"]["field"] == "staff_id"
 
+    # the session's other tests may have found against S0001 already: the ladder counts on
+    earlier = requests.get(f"{API}/staff/S0001/record", headers=supervisor, timeout=10).json()
+    earlier_strikes = len(earlier["strikes"])
     recorded = requests.post(url, json=finding, headers=supervisor, timeout=10)
     assert recorded.status_code == 201, recorded.text
     body = recorded.json()
-    assert sorted(s["kind"] for s in body["sanctions"]) == ["bonus_withheld", "reminder_talk"]
+    expected = ["bonus_withheld", "reminder_talk"] if earlier_strikes < 2 else ["dismissal"]
+    assert sorted(s["kind"] for s in body["sanctions"]) == expected
     again = requests.post(url, json=finding, headers=supervisor, timeout=10)
     assert again.status_code == 409
 
@@ -111,7 +115,8 @@ def test_a_refused_case_flows_to_a_finding_with_role_checks_all_the_way(system):
     assert record.status_code == 200
     record = record.json()
     assert case_no in {c["case_no"] for c in record["first_received"]}
-    assert [s["case_no"] for s in record["strikes"]] == [case_no]
+    strikes = [s["case_no"] for s in record["strikes"]]
+    assert case_no in strikes and len(strikes) == earlier_strikes + 1
     assert (
         requests.get(f"{API}/staff/S0001/record", headers=colleague, timeout=10).status_code == 403
     )

@@ -8,8 +8,8 @@ import psycopg
 import pytest
 import requests
 
-from tests.e2e.conftest import API, login
 from tests.e2e.test_walking_skeleton import registration
+from tests.system import API, login
 
 pytestmark = pytest.mark.e2e
 

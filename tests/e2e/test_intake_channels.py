@@ -11,7 +11,7 @@ import pytest
 import requests
 from stdnum.cn import ric
 
-from tests.e2e.conftest import API, GATEWAY_PORT, login
+from tests.system import API, GATEWAY_PORT, login
 
 pytestmark = pytest.mark.e2e
 

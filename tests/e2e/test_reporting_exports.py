@@ -16,7 +16,7 @@ from nameko.standalone.events import get_event_exchange
 from openpyxl import load_workbook
 
 from services.common.events import new_event
-from tests.e2e.conftest import API, login
+from tests.system import API, login
 
 pytestmark = pytest.mark.e2e
 

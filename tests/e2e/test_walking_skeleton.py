@@ -7,7 +7,7 @@ import pytest
 import requests
 from stdnum.cn import ric
 
-from tests.e2e.conftest import API, login
+from tests.system import API, login
 
 pytestmark = pytest.mark.e2e
 

@@ -35,11 +35,11 @@ class CaseRoutes(GatewayBase):
     @api("/api/v1/cases/{case_no}")
     def get_case(self, request, case_no):
         user = self._user(request)
-        flow = self.coordination.case_summary.call_async(case_no)
         detail = case_view.case_detail(self, case_no, user)
         try:
-            # coordination's view: where the case stands in its type's flow
-            detail["coordination"] = flow.result()
+            # coordination's view of its flow; asked after the timelines, so that when they show
+            # coordination's entry, this shows its record too
+            detail["coordination"] = self.coordination.case_summary(case_no)
         except NotFound:
             detail["coordination"] = None  # its case_registered event is still on the way
         return json_response(detail)

@@ -1,4 +1,5 @@
-"""One running system for all end-to-end tests: real processes, as ``make up`` starts them."""
+"""The running system for end-to-end and browser tests: real processes, as ``make up`` starts
+them, once per test session (a pytest plugin, so every folder shares the one fixture)."""
 
 import os
 
