@@ -4,11 +4,10 @@ RabbitMQ and PostgreSQL: the service runs in-process and is called over RPC."""
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-import requests
 from nameko.amqp.publish import Publisher
 from nameko.constants import PERSISTENT
 from nameko.rpc import RpcProxy, rpc
@@ -17,6 +16,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from stdnum.cn import ric
 
 import services.gateway.http  # noqa: F401  (domain errors come back over RPC as themselves)
+from services.common import sandbox
 from services.common.errors import Conflict, Forbidden, InvalidField
 from services.common.events import new_event
 from services.common.postgres import DatabaseProvider
@@ -66,22 +66,10 @@ class IntakeWithoutRelay(IntakeService):
 def private_config(config):
     """A vhost only this module's intake listens on: the coordination events published here
     are test doubles, and the other services must not take them for real ones."""
-    management = config["RABBIT_MANAGEMENT_URL"].rstrip("/")
-    parts = urlsplit(management)
-    auth = (parts.username or "guest", parts.password or "guest")
-    api = f"{parts.scheme}://{parts.hostname}:{parts.port}/api"
+    management = config["RABBIT_MANAGEMENT_URL"]
     vhost_name = urlsplit(config["AMQP_URI"]).path.lstrip("/") + "_intake"
-    vhost = quote(vhost_name, safe="")
-    requests.put(f"{api}/vhosts/{vhost}", auth=auth, timeout=10).raise_for_status()
-    requests.put(
-        f"{api}/permissions/{vhost}/{auth[0]}",
-        json={"configure": ".*", "write": ".*", "read": ".*"},
-        auth=auth,
-        timeout=10,
-    ).raise_for_status()
-    amqp = urlsplit(config["AMQP_URI"])
-    yield {**config, "AMQP_URI": urlunsplit((amqp.scheme, amqp.netloc, f"/{vhost_name}", "", ""))}
-    requests.delete(f"{api}/vhosts/{vhost}", auth=auth, timeout=10)
+    yield {**config, "AMQP_URI": sandbox.create_vhost(config["AMQP_URI"], management, vhost_name)}
+    sandbox.delete_vhost(management, vhost_name)
 
 
 @pytest.fixture(scope="module")
