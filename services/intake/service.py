@@ -269,11 +269,9 @@ class IntakeService(Observable):
         now = datetime.now(UTC)
         key = f"feedback:{idempotency_key}" if idempotency_key else None
         with self.db.transaction() as cur:
-            if key:
-                store.lock_idempotency_key(cur, key)
-                saved = store.feedback_response(cur, key)
-                if saved is not None:
-                    return {**saved, "replayed": True}
+            replayed = self._replayed_answer(cur, key)
+            if replayed is not None:
+                return replayed
             catalogue = store.catalogue(cur)
             feedback = channels.check_feedback(payload, catalogue, actor, now)
             feedback_id = str(uuid.uuid4())
@@ -297,6 +295,16 @@ class IntakeService(Observable):
                 store.save_feedback_response(cur, key, result)
             return {**result, "replayed": False}
 
+    @staticmethod
+    def _replayed_answer(cur, key: str | None) -> dict | None:
+        """The answer already given to this idempotency key (None: first time, or no key);
+        the key stays locked until the caller's transaction ends, so retries queue here."""
+        if not key:
+            return None
+        store.lock_idempotency_key(cur, key)
+        saved = store.feedback_response(cur, key)
+        return None if saved is None else {**saved, "replayed": True}
+
     @rpc(expected_exceptions=BanchengError)
     def submit_ratings_batch(
         self, payload: dict, actor: dict, idempotency_key: str | None = None
@@ -312,11 +320,9 @@ class IntakeService(Observable):
         now = datetime.now(UTC)
         key = f"ratings-batch:{idempotency_key}" if idempotency_key else None
         with self.db.transaction() as cur:
-            if key:
-                store.lock_idempotency_key(cur, key)
-                saved = store.feedback_response(cur, key)
-                if saved is not None:
-                    return {**saved, "replayed": True}
+            replayed = self._replayed_answer(cur, key)
+            if replayed is not None:
+                return replayed
             catalogue = store.catalogue(cur)
             accepted, rejected = self._check_batch(rows, catalogue, actor, now)
             batch_id = str(uuid.uuid4())
