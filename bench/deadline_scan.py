@@ -10,7 +10,6 @@ way) and the benchmark calls its ``scan_deadlines`` RPC — the same code the ti
 each at few and at many open deadlines, the few being the baseline (no growth is the target).
 """
 
-import os
 import random
 import tempfile
 import time
@@ -79,13 +78,7 @@ def run(
     rows: list[Row] = []
     base_port = base_port or free_port_block()
     with Sandbox("deadlines") as box:
-        env = {
-            **os.environ,
-            "DATABASE_URL": box.database_url,
-            "AMQP_URI": box.amqp_uri,
-            "PYTHONWARNINGS": localrun.QUIET_WARNINGS,
-            "DEADLINE_SCAN_SECONDS": "3600",
-        }
+        env = box.environment(DEADLINE_SCAN_SECONDS="3600")
         plan = [
             localrun.Process(
                 "coordination", "services.coordination.service:CoordinationService", base_port

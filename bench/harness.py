@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from services.common import sandbox
+from services.common import localrun, sandbox
 from services.common.config import REPO_ROOT, load_config
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
@@ -74,6 +74,16 @@ class Sandbox:
         sandbox.delete_vhost(self.config["RABBIT_MANAGEMENT_URL"], self.name)
         sandbox.drop_database(self.database_url)
         return False
+
+    def environment(self, **extra: str) -> dict:
+        """The environment of the service processes that serve this sandbox."""
+        return {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "AMQP_URI": self.amqp_uri,
+            "PYTHONWARNINGS": localrun.QUIET_WARNINGS,
+            **extra,
+        }
 
     def nameko_config(self) -> dict:
         return {**self.config, "DATABASE_URL": self.database_url, "AMQP_URI": self.amqp_uri}

@@ -7,7 +7,6 @@ read back from ``intake.ratings``, COPY'd into an identical table in the same ru
 """
 
 import io
-import os
 import random
 import tempfile
 import threading
@@ -134,12 +133,7 @@ def run(
     payload = rating_batches(batches, batch_size, seed)
     with Sandbox("ratings") as box:
         load_seed(box.database_url, SEED_DIR)
-        env = {
-            **os.environ,
-            "DATABASE_URL": box.database_url,
-            "AMQP_URI": box.amqp_uri,
-            "PYTHONWARNINGS": localrun.QUIET_WARNINGS,
-        }
+        env = box.environment()
         run_dir = Path(tempfile.mkdtemp(prefix="bench-ratings-"))
         started = localrun.start(run_dir, env, base_port=base_port, gateway_port=base_port + 9)
         try:

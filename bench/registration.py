@@ -7,7 +7,6 @@ committed: each announces it with ``pg_notify`` (Bancheng's through a benchmark-
 their timeline tables), and one LISTEN connection hears it.
 """
 
-import os
 import tempfile
 import threading
 import time
@@ -165,13 +164,7 @@ def run(levels=((1, 100), (10, 50), (50, 20)), base_port: int | None = None) -> 
                     "WHEN (NEW.kind IN ('opened', 'first_receiver', 'counted')) "
                     "EXECUTE FUNCTION public.bench_notify_done()"
                 )
-        env = {
-            **os.environ,
-            "DATABASE_URL": box.database_url,
-            "AMQP_URI": box.amqp_uri,
-            "PYTHONWARNINGS": localrun.QUIET_WARNINGS,
-            "MAX_WORKERS": "50",
-        }
+        env = box.environment(MAX_WORKERS="50")
         baseline_plan = [
             localrun.Process(
                 name, f"bench.baseline_services:{_class_name(name)}", base_port + 20 + index

@@ -8,7 +8,6 @@ events had been consumed. Then, through the real services:
 * the ``/metrics`` scrape with few and with many open cases (no growth is the target).
 """
 
-import os
 import random
 import tempfile
 import time
@@ -167,12 +166,7 @@ def run(
                 "CREATE UNLOGGED TABLE reporting.monthly_counts_delta "
                 "(month date, site text, dimension text, key text, value bigint)"
             )
-        env = {
-            **os.environ,
-            "DATABASE_URL": box.database_url,
-            "AMQP_URI": box.amqp_uri,
-            "PYTHONWARNINGS": localrun.QUIET_WARNINGS,
-        }
+        env = box.environment()
         run_dir = Path(tempfile.mkdtemp(prefix="bench-reporting-"))
         started = localrun.start(run_dir, env, base_port=base_port, gateway_port=base_port + 9)
         try:
