@@ -8,8 +8,9 @@ import requests
 
 from services.common import localrun
 
-# ports of their own per test run, so parallel runs on one machine do not collide
-BASE_PORT = 20000 + (os.getpid() % 2000) * 10
+# ports of their own per test run, so parallel runs on one machine do not collide; below the
+# ephemeral range (32768+), where an outgoing connection could hold one of them
+BASE_PORT = 20000 + (os.getpid() % 1000) * 10
 GATEWAY_PORT = BASE_PORT + 9
 API = f"http://127.0.0.1:{GATEWAY_PORT}/api/v1"
 
