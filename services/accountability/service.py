@@ -4,8 +4,6 @@ audit trail (entrypoints only; the use cases are in ``handlers``)."""
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from nameko.rpc import rpc
-
 from services.accountability import audit, domain, handlers, store
 from services.accountability.rules import RulesProvider
 from services.common import timeline
@@ -14,6 +12,7 @@ from services.common.consumer import consumes
 from services.common.errors import BanchengError, Forbidden, InvalidField
 from services.common.outbox import OutboxRelay
 from services.common.postgres import DatabaseProvider
+from services.common.rpc import rpc
 from services.common.web import EntrypointMetrics, Observable
 
 SCHEMA = handlers.SCHEMA

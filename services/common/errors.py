@@ -70,10 +70,23 @@ class BadRequest(BanchengError):
 
 
 class ServiceUnavailable(BanchengError):
-    """A service behind the front door failed or is unreachable (503)."""
+    """A service, the broker or a database is down or did not answer in time (503)."""
 
     code = "service_unavailable"
     status = 503
+
+
+class ServiceFault(BanchengError):
+    """A bug: an unexpected exception, logged with its traceback under the error id (500).
+
+    ``code`` is the error id, so a user can quote it and an operator find it in the log.
+    """
+
+    code = "internal_error"
+    status = 500
+
+    def as_dict(self) -> dict:
+        return {"code": "internal_error", "message": self.message, "field": None, "id": self.code}
 
 
 ERRORS_BY_NAME = {
@@ -88,5 +101,6 @@ ERRORS_BY_NAME = {
         PayloadTooLarge,
         BadRequest,
         ServiceUnavailable,
+        ServiceFault,
     )
 }

@@ -40,12 +40,18 @@ def open_pool(
     max_size: int = 10,
     name: str = "bancheng",
     timezone: str = "Asia/Shanghai",
+    wait_seconds: float = 30.0,
 ) -> ConnectionPool:
-    """Open a pool whose connections return rows as dicts and times in ``timezone``."""
+    """Open a pool whose connections return rows as dicts and times in ``timezone``.
+
+    A worker waits at most ``wait_seconds`` for a connection; services keep that under their
+    RPC deadline, so a lost database ends a request as a 503 instead of queueing workers.
+    """
     pool = ConnectionPool(
         url,
         min_size=min_size,
         max_size=max_size,
+        timeout=wait_seconds,
         kwargs={
             "row_factory": dict_row,
             "cursor_factory": TrackedCursor,
@@ -76,6 +82,7 @@ class PostgresPool(SharedExtension):
             max_size=max_size,
             name=self.container.service_name,
             timezone=service_setting(config, "TIMEZONE", "Asia/Shanghai"),
+            wait_seconds=float(service_setting(config, "DB_POOL_WAIT_SECONDS", 3)),
         )
 
     def stop(self):

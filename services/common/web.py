@@ -5,6 +5,7 @@ import socket
 import time
 from datetime import date, datetime
 
+import kombu
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
@@ -13,6 +14,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from werkzeug.wrappers import Response
 
 from services.common.config import service_setting
+from services.common.rpc import rpc
+
+BROKER_CHECK_SECONDS = 2.0
 
 ENTRYPOINT_SECONDS = Histogram(
     "bancheng_entrypoint_seconds",
@@ -51,27 +55,63 @@ def json_response(payload, status: int = 200, headers: dict | None = None) -> Re
     )
 
 
+def broker_reachable(amqp_uri: str) -> bool:
+    """True when a fresh AMQP connection to ``amqp_uri`` opens within a couple of seconds."""
+    try:
+        with kombu.Connection(amqp_uri, connect_timeout=BROKER_CHECK_SECONDS) as connection:
+            connection.ensure_connection(max_retries=1, timeout=BROKER_CHECK_SECONDS)
+        return True
+    except Exception:  # a health check reports; it does not raise
+        return False
+
+
+def health_response(service: str, config: dict, dependencies: dict[str, bool]) -> Response:
+    """``/healthz``: 200 when every dependency answers, else 503 naming the ones that do not
+    (never an exception's text: that is for the logs)."""
+    healthy = all(dependencies.values())
+    return json_response(
+        {
+            "service": service,
+            "instance": service_setting(config, "INSTANCE"),
+            "site": service_setting(config, "SITE"),
+            "status": "ok" if healthy else "unhealthy",
+            "dependencies": {
+                name: "ok" if up else "unavailable" for name, up in dependencies.items()
+            },
+        },
+        200 if healthy else 503,
+    )
+
+
 class Observable:
-    """Mixin giving a nameko service ``GET /healthz`` and ``GET /metrics``.
+    """Mixin giving a nameko service ``GET /healthz``, ``GET /metrics`` and a ``ping`` RPC.
 
     The service must have a ``db`` dependency (a :class:`~services.common.postgres.Database`).
     """
 
     config = Config()
 
+    def _database_reachable(self) -> bool:
+        try:
+            return self.db.ping()
+        except Exception:  # a health check reports; it does not raise
+            return False
+
     @http("GET", "/healthz")
     def healthz(self, request):
-        config = self.config
-        body = {
-            "service": self.name,
-            "instance": service_setting(config, "INSTANCE"),
-            "site": service_setting(config, "SITE"),
-        }
-        try:
-            self.db.ping()
-        except Exception as exc:  # a health check reports; it does not raise
-            return json_response({**body, "status": "unhealthy", "database": str(exc)}, 503)
-        return json_response({**body, "status": "ok", "database": "ok"})
+        return health_response(
+            self.name,
+            self.config,
+            {
+                "database": self._database_reachable(),
+                "broker": broker_reachable(self.config["AMQP_URI"]),
+            },
+        )
+
+    @rpc
+    def ping(self) -> dict:
+        """Liveness over the broker, for the front door's ``/healthz``."""
+        return {"service": self.name, "database": self._database_reachable()}
 
     @http("GET", "/metrics")
     def metrics(self, request):

@@ -8,7 +8,6 @@ import logging
 import os
 from datetime import UTC, datetime
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.common import timeline
@@ -17,6 +16,7 @@ from services.common.errors import BanchengError, Conflict, Forbidden, InvalidFi
 from services.common.events import new_event
 from services.common.outbox import OutboxRelay, add_event
 from services.common.postgres import DatabaseProvider
+from services.common.rpc import rpc
 from services.common.web import EntrypointMetrics, Observable
 from services.coordination import domain, store
 from services.coordination.clock import (

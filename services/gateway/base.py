@@ -1,11 +1,11 @@
 """What every group of gateway routes shares: the RPC proxies, the caller, the body."""
 
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy
 
 from services.common.auth import TokenSigner
 from services.common.config import service_setting
 from services.common.errors import Forbidden, Unauthorized
+from services.common.rpc import ServiceRpc
 from services.common.web import EntrypointMetrics
 from services.gateway.http import bearer_token, read_json
 
@@ -14,10 +14,10 @@ class GatewayBase:
     """Dependencies and helpers; the route groups in ``routes/`` inherit them."""
 
     config = Config()
-    intake = RpcProxy("intake")
-    coordination = RpcProxy("coordination")
-    accountability = RpcProxy("accountability")
-    reporting = RpcProxy("reporting")
+    intake = ServiceRpc("intake")
+    coordination = ServiceRpc("coordination")
+    accountability = ServiceRpc("accountability")
+    reporting = ServiceRpc("reporting")
     entrypoint_metrics = EntrypointMetrics()
 
     @property

@@ -2,13 +2,16 @@
 
 Every API route is wrapped by :func:`api`, which turns domain errors (raised here or in a
 service and carried back over RPC) into ``{"error": {"code", "message", "field"}}`` with the
-error's status, and anything unexpected into a 500 that names no internals.
+error's status. The pages use the same :func:`as_user_error`. A service, broker or database
+that is down or late is a 503 with ``Retry-After``; anything unexpected is a 500 whose error
+id is logged with the traceback (here, or in the service that raised it) and names no internals.
 """
 
 import functools
 import json
 import logging
 import time
+import uuid
 
 from nameko.exceptions import RemoteError, deserialize_to_instance
 from prometheus_client import Histogram
@@ -31,8 +34,39 @@ HTTP_SECONDS = Histogram(
 )
 
 
+RETRY_AFTER_SECONDS = 5
+
+
 def error_response(error: errors.BanchengError):
-    return json_response({"error": error.as_dict()}, status=error.status)
+    return json_response(
+        {"error": error.as_dict()}, status=error.status, headers=retry_after(error)
+    )
+
+
+def retry_after(error: errors.BanchengError) -> dict:
+    """``Retry-After`` for a 503: the dependency is expected back, the request may be repeated."""
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if error.status == 503 else {}
+
+
+def as_user_error(error: Exception, request, route: str) -> errors.BanchengError:
+    """Any exception a route raised, as the error its caller is shown."""
+    if isinstance(error, errors.BanchengError):
+        return error
+    error_id = uuid.uuid4().hex[:12]
+    if isinstance(error, RemoteError):
+        # a service raised something it did not turn into a domain error
+        log.error(
+            "error id %s: a service failed behind %s %s: %s", error_id, request.method, route, error
+        )
+    else:
+        log.error(
+            "error id %s in %s %s",
+            error_id,
+            request.method,
+            route,
+            exc_info=(type(error), error, error.__traceback__),
+        )
+    return errors.ServiceFault(f"系统内部错误，错误编号 {error_id}", code=error_id)
 
 
 def read_json(request, max_bytes: int) -> dict:
@@ -68,11 +102,8 @@ def api(route: str):
             started = time.perf_counter()
             try:
                 response = method(self, request, *args, **kwargs)
-            except errors.BanchengError as error:
-                response = error_response(error)
-            except RemoteError as error:
-                log.error("a service failed behind %s %s: %s", request.method, route, error)
-                response = error_response(errors.ServiceUnavailable("服务暂时不可用，请稍后重试"))
+            except Exception as error:  # every error becomes the contract's shape
+                response = error_response(as_user_error(error, request, route))
             HTTP_SECONDS.labels(request.method, route, response.status_code).observe(
                 time.perf_counter() - started
             )

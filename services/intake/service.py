@@ -5,7 +5,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import eventlet
-from nameko.rpc import RpcProxy, rpc
 
 from services.common import timeline
 from services.common.auth import sees_all_sites
@@ -23,6 +22,7 @@ from services.common.events import new_event
 from services.common.outbox import OutboxRelay, add_event
 from services.common.passwords import verify_password
 from services.common.postgres import DatabaseProvider, SideDatabaseProvider
+from services.common.rpc import ServiceRpc, rpc
 from services.common.web import EntrypointMetrics, Observable
 from services.intake import channels, domain, store, validation
 from services.intake.personal_data import IdNumberCipher, mask_id_number
@@ -63,7 +63,7 @@ class IntakeService(Observable):
     db = DatabaseProvider(relay=OutboxRelay(SCHEMA))
     side_db = SideDatabaseProvider()  # case numbers, taken while a registration holds `db`
     entrypoint_metrics = EntrypointMetrics()
-    coordination = RpcProxy("coordination")
+    coordination = ServiceRpc("coordination")
 
     # -- identity and reference data ---------------------------------------------------------
 

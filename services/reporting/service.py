@@ -1,12 +1,11 @@
 """Reporting: read models from everyone's events, the monthly summary, Prometheus (entrypoints)."""
 
-from nameko.rpc import rpc
-
 from services.common import timeline
 from services.common.consumer import consumes
 from services.common.errors import BanchengError, InvalidField
 from services.common.outbox import OutboxRelay
 from services.common.postgres import DatabaseProvider
+from services.common.rpc import rpc
 from services.common.web import EntrypointMetrics, Observable
 from services.reporting import domain, store
 from services.reporting.metrics import DeadlineMetrics

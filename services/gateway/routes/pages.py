@@ -18,7 +18,6 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import jinja2
-from nameko.exceptions import RemoteError
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
@@ -27,7 +26,7 @@ from services.common.auth import sees_all_sites, visible_site
 from services.common.config import service_setting
 from services.gateway import case_view
 from services.gateway.base import GatewayBase
-from services.gateway.http import HTTP_SECONDS, TOKEN_COOKIE
+from services.gateway.http import HTTP_SECONDS, TOKEN_COOKIE, as_user_error, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -635,13 +634,8 @@ def page(route: str):
                 target = request.full_path.rstrip("?") if request.method == "GET" else "/"
                 response = redirect(f"/login?next={quote(target, safe='/')}")
                 response.delete_cookie(TOKEN_COOKIE, path="/")
-            except errors.BanchengError as error:
-                response = self._error_page(request, error)
-            except RemoteError as error:
-                log.error("a service failed behind page %s %s: %s", request.method, route, error)
-                response = self._error_page(
-                    request, errors.ServiceUnavailable("服务暂时不可用，请稍后重试")
-                )
+            except Exception as error:  # one mapping for pages and API (gateway.http)
+                response = self._error_page(request, as_user_error(error, request, route))
             HTTP_SECONDS.labels(request.method, route, response.status_code).observe(
                 time.perf_counter() - started
             )
@@ -662,14 +656,23 @@ class PageRoutes(GatewayBase):
             return None
 
     def _error_page(self, request, error: errors.BanchengError) -> Response:
-        titles = {403: "无权访问", 404: "未找到", 409: "状态不允许", 503: "服务暂时不可用"}
-        return render(
+        titles = {
+            403: "无权访问",
+            404: "未找到",
+            409: "状态不允许",
+            500: "系统内部错误",
+            503: "服务暂时不可用",
+        }
+        # the user is read from the token alone: an error page must not need a service
+        response = render(
             "error.html",
             self._page_user(request),
             status=error.status,
             title=titles.get(error.status, "请求有误"),
             error=error,
         )
+        response.headers.extend(retry_after(error))
+        return response
 
     @property
     def _tz(self) -> str:
