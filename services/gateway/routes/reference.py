@@ -11,7 +11,6 @@ from services.gateway import openapi
 from services.gateway.base import GatewayBase
 from services.gateway.http import api
 
-
 HEALTH_SECONDS = 2.0
 
 
