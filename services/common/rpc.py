@@ -16,7 +16,9 @@ front door can tell a bug (500) from a dependency that is down (503).
 """
 
 import logging
+import time
 import uuid
+from contextlib import contextmanager
 
 import amqp.exceptions
 import eventlet
@@ -30,7 +32,7 @@ from nameko.rpc import MethodProxy, Rpc, RpcProxy, ServiceProxy
 from prometheus_client import Counter
 
 from services.common.config import service_setting
-from services.common.errors import BanchengError, ServiceFault, ServiceUnavailable
+from services.common.errors import ERRORS_BY_NAME, BanchengError, ServiceFault, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,8 @@ RPC_REPLIES_LOST = Counter(
     ["service"],
 )
 
-for _error_class in (ServiceFault, ServiceUnavailable):
+# Domain errors cross RPC as themselves (not as RemoteError), so callers can map them.
+for _error_class in ERRORS_BY_NAME.values():
     deserialize_to_instance(_error_class)
 
 
@@ -139,25 +142,56 @@ class _DeadlineMethodProxy(MethodProxy):
         self.deadline = deadline
 
     def __call__(self, *args, **kwargs):
-        timeout = eventlet.Timeout(self.deadline)
+        return self.call_async(*args, **kwargs).result()
+
+    def call_async(self, *args, **kwargs):
+        """Send the request now; ``.result()`` waits for what is left of the deadline."""
+        reply = _DeadlineReply(self, time.monotonic() + self.deadline)
         try:
-            return self._call(*args, **kwargs).result()
+            with reply.failures_as_unavailable():
+                reply.pending = self._call(*args, **kwargs)
+        except ServiceUnavailable:
+            self.reply_listener.forget()
+            raise
+        return reply
+
+    def unavailable(self, reason: str, detail: str) -> ServiceUnavailable:
+        RPC_CALLS_FAILED.labels(self.service_name, reason).inc()
+        log.warning("rpc %s.%s failed: %s", self.service_name, self.method_name, reason)
+        return ServiceUnavailable(f"{self.service_name} 服务暂时不可用（{detail}），请稍后重试")
+
+
+class _DeadlineReply:
+    """One call's reply: waited for until the call's deadline, its slot forgotten after."""
+
+    def __init__(self, method: _DeadlineMethodProxy, deadline: float):
+        self.method = method
+        self.deadline = deadline
+        self.pending = None
+
+    def result(self):
+        try:
+            with self.failures_as_unavailable():
+                return self.pending.result()
+        finally:
+            self.method.reply_listener.forget()
+
+    @contextmanager
+    def failures_as_unavailable(self):
+        method = self.method
+        timeout = eventlet.Timeout(max(0.0, self.deadline - time.monotonic()))
+        try:
+            yield
         except eventlet.Timeout as expired:
             if expired is not timeout:
                 raise
-            return self._unavailable("deadline", f"{self.deadline:g} 秒内未响应")
+            raise method.unavailable("deadline", f"{method.deadline:g} 秒内未响应") from None
         except (UnknownService, UndeliverableMessage):
-            return self._unavailable("no_instance", "没有可用的实例")
+            raise method.unavailable("no_instance", "没有可用的实例") from None
         except BROKER_ERRORS:
-            return self._unavailable("broker", "消息服务器不可达")
+            raise method.unavailable("broker", "消息服务器不可达") from None
         finally:
             timeout.cancel()
-            self.reply_listener.forget()
-
-    def _unavailable(self, reason: str, detail: str):
-        RPC_CALLS_FAILED.labels(self.service_name, reason).inc()
-        log.warning("rpc %s.%s failed: %s", self.service_name, self.method_name, reason)
-        raise ServiceUnavailable(f"{self.service_name} 服务暂时不可用（{detail}），请稍后重试")
 
 
 class _TrackedReplies:

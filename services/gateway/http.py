@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 
-from nameko.exceptions import RemoteError, deserialize_to_instance
+from nameko.exceptions import RemoteError
 from prometheus_client import Histogram
 
 from services.common import errors
@@ -22,10 +22,6 @@ from services.common.web import json_response
 log = logging.getLogger(__name__)
 
 TOKEN_COOKIE = "bancheng_token"
-
-# Domain errors raised in a service come back over RPC as the same class, not a RemoteError.
-for _error_class in errors.ERRORS_BY_NAME.values():
-    deserialize_to_instance(_error_class)
 
 HTTP_SECONDS = Histogram(
     "bancheng_http_request_seconds",

@@ -15,6 +15,7 @@ from services.common.errors import (
     InvalidField,
     NotFound,
     PayloadTooLarge,
+    ServiceFault,
     ServiceUnavailable,
     Unauthorized,
 )
@@ -29,6 +30,7 @@ EXPECTED = [
     (PayloadTooLarge, "payload_too_large", 413),
     (BadRequest, "bad_request", 400),
     (ServiceUnavailable, "service_unavailable", 503),
+    (ServiceFault, "internal_error", 500),
 ]
 ALL_CLASSES = [cls for cls, _, _ in EXPECTED]
 
@@ -177,3 +179,14 @@ def test_unregistered_error_becomes_a_remote_error():
     error = round_trip(Unlisted("x", "f"))
     assert isinstance(error, RemoteError)
     assert error.exc_type == "Unlisted"
+
+
+def test_a_fault_crosses_rpc_with_its_error_id():
+    fault = round_trip(ServiceFault("系统内部错误，错误编号 0123abcd", code="0123abcd"))
+    assert isinstance(fault, ServiceFault)
+    assert fault.as_dict() == {
+        "code": "internal_error",
+        "message": "系统内部错误，错误编号 0123abcd",
+        "field": None,
+        "id": "0123abcd",
+    }
