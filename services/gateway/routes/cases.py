@@ -1,5 +1,7 @@
 """Registering, listing and reading cases."""
 
+import uuid
+
 from nameko.web.handlers import http
 
 from services.common.errors import NotFound
@@ -17,7 +19,10 @@ class CaseRoutes(GatewayBase):
     def register_case(self, request):
         user = self._user(request)
         body = self._body(request)
-        case = self.intake.register_case(body, user, request.headers.get("Idempotency-Key"))
+        # Without the client's key, one of the request's own: should the broker hand the RPC to
+        # intake twice (a reply lost with its connection), the second run replays the first.
+        key = request.headers.get("Idempotency-Key") or f"request:{uuid.uuid4()}"
+        case = self.intake.register_case(body, user, key)
         return json_response(case, status=200 if case["replayed"] else 201)
 
     @http("GET", "/api/v1/cases")
