@@ -1,0 +1,31 @@
+"""The fake unit of work keeps the real one's promises, or handler tests would prove nothing."""
+
+import pytest
+
+from services.common.decisions import Decision
+from tests.unit.fakes import FakeUnitOfWork
+
+
+class Store:
+    def __init__(self):
+        self.cases = {}
+
+
+def test_what_a_failed_block_recorded_or_changed_is_rolled_back():
+    uow = FakeUnitOfWork(Store())
+    with pytest.raises(RuntimeError):
+        with uow.begin():
+            uow.store.cases["XW-1"] = {"state": "classified"}
+            uow.record(Decision("case_classified", {"case_no": "XW-1"}))
+            raise RuntimeError("the database refused")
+    assert uow.store.cases == {} and uow.committed == []
+
+
+def test_a_consumed_event_is_handled_once():
+    uow = FakeUnitOfWork(Store())
+    event = {"id": "e-1", "type": "case_registered", "data": {}}
+    for _ in range(2):
+        with uow.handling_once(event) as work:
+            if work is not None:
+                work.record(Decision("case_opened", {}))
+    assert [d.event_type for d in uow.committed] == ["case_opened"]
