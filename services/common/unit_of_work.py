@@ -6,7 +6,7 @@ service's ``store`` module bound to the transaction: ``uow.store.case_for_update
 calls ``store.case_for_update(cursor, case_no)``), asks ``uow.now()`` for the time, and
 records what it decided with ``uow.record(decision)``: the event in the outbox, the entry in
 the case's timeline and — where the service keeps one — the audit entry, all committed with
-the state change or not at all. Unit tests hand handlers ``tests.unit.fakes.FakeUnitOfWork``,
+the state change or not at all (``uow.note(...)``: a timeline entry with no event). Unit tests hand handlers ``tests.unit.fakes.FakeUnitOfWork``,
 which keeps the same promises in memory.
 """
 
@@ -113,6 +113,10 @@ class UnitOfWork:
         return record_decision(
             self._cursor, self.schema, self.service, decision, on_record=self._on_record
         )
+
+    def note(self, case_no: str, actor: str | None, kind: str, text: str, data=None) -> None:
+        """A timeline entry that announces nothing (e.g. a consumer's record of what it saw)."""
+        timeline.add_entry(self._cursor, self.schema, case_no, actor, kind, text, data)
 
     @contextmanager
     def _bound(self, cursor):

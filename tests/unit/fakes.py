@@ -31,6 +31,7 @@ class FakeUnitOfWork:
         self.store = store
         self.clock = clock or FakeClock()
         self.committed: list[Decision] = []
+        self.notes: list[dict] = []
         self.handled_event_ids: set[str] = set()
         self._pending: list[Decision] | None = None
 
@@ -43,11 +44,13 @@ class FakeUnitOfWork:
             yield self
             return
         saved = copy.deepcopy(self.store.__dict__)
+        notes_before = len(self.notes)
         self._pending = []
         try:
             yield self
         except BaseException:
             self.store.__dict__ = saved
+            del self.notes[notes_before:]
             raise
         else:
             self.committed.extend(self._pending)
@@ -67,6 +70,10 @@ class FakeUnitOfWork:
         assert self._pending is not None, "a decision is recorded inside a transaction"
         self._pending.append(decision)
         return {"id": str(uuid.uuid4()), "type": decision.event_type, "data": decision.data}
+
+    def note(self, case_no: str, actor: str | None, kind: str, text: str, data=None) -> None:
+        assert self._pending is not None, "a timeline entry is written inside a transaction"
+        self.notes.append({"case_no": case_no, "actor": actor, "kind": kind, "text": text})
 
     def events(self, event_type: str | None = None) -> list[Decision]:
         """The committed decisions, of one type when given."""
