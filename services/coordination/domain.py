@@ -127,13 +127,51 @@ def check_work(case: CaseFacts, kind: str, required_type: str) -> str | None:
     return "in_progress" if case.state == "classified" else None
 
 
+def acting_roles(case: CaseFacts) -> tuple[str, ...]:
+    """Who may act on ``case``: officers on every case, the approval bureau on ``pending`` ones."""
+    return ("officer", "bureau") if case.case_type == "pending" else ("officer",)
+
+
 def check_actor(case: CaseFacts, actor: dict) -> None:
-    """Officers act on every case; the approval bureau only on ``pending`` ones."""
-    if actor.get("role") == "officer":
-        return
-    if actor.get("role") == "bureau" and case.case_type == "pending":
+    """Forbidden (403) unless ``actor`` has one of the case's :func:`acting_roles`."""
+    if actor.get("role") in acting_roles(case):
         return
     raise Forbidden("只有办不成事反映窗口的工作人员（区行政审批局限“暂时办不了”事项）可办理此事项")
+
+
+# a case with a resolution: resolved, then closed and archived, until it is reopened
+RESOLVED_STATES = TRANSITIONS["reopen"][0]
+
+
+def allowed_actions(case: CaseFacts) -> list[str]:
+    """The actions on ``case`` its state and type allow now, in the order a page offers them.
+
+    Asked of the same rules the RPCs apply (:func:`next_state`, :func:`check_work`), so a page
+    shows only what the service would accept by state and type; who may act is
+    :func:`acting_roles`. An explanation is given once; a measure's department answers once
+    there is a measure; a standard practice is promoted from a resolved case.
+    """
+
+    def permits(rule, *args) -> bool:
+        try:
+            rule(case, *args)
+        except Conflict:
+            return False
+        return True
+
+    allowed = {
+        "classify": permits(next_state, "classify"),
+        "explain": permits(check_work, "explain", "cannot") and not case.explained,
+        "measure": permits(check_work, "measure", "hard"),
+        "measure_response": case.measures > 0 and case.state in WORKING_STATES,
+        "reply": permits(next_state, "reply"),
+        "resolve": permits(next_state, "resolve"),
+        "close": permits(next_state, "close"),
+        "archive": permits(next_state, "archive"),
+        "reopen": permits(next_state, "reopen"),
+        "promote": case.state in RESOLVED_STATES,
+    }
+    return [action for action, permitted in allowed.items() if permitted]
 
 
 # --------------------------------------------------------------------------- payloads
