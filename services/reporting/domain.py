@@ -21,6 +21,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from services.common.errors import InvalidField
+from services.common.vocabulary import CAUSE_LABELS, RATING_LEVEL_LABELS, TYPE_LABELS, label
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 
@@ -46,10 +47,8 @@ PROJECTED_EVENTS = (
 )
 
 TYPES = ("cannot", "hard", "refused", "pending")
-TYPE_LABELS = {"cannot": "不能办", "hard": "不好办", "refused": "不给办", "pending": "暂时办不了"}
-CAUSE_LABELS = {"unfamiliar": "业务不熟悉", "process": "流程不优", "attitude": "服务态度差"}
 CLOSED_STATES = frozenset({"resolved", "closed", "archived"})
-RATING_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+RATING_LEVELS = RATING_LEVEL_LABELS  # 5 非常满意 … 1 非常不满意, in that order
 SATISFIED_LEVELS = (4, 5)
 BAD_LEVELS = (1, 2)
 UNSTATED_CAUSE = "未说明"
@@ -307,7 +306,7 @@ def apply_to_case(case: dict, event: dict) -> dict:
 
 def situation_cause(case: dict) -> str:
     """The cause of a case's situation: the accountability finding, else the classification reason."""
-    return CAUSE_LABELS.get(case["finding_cause"], case["finding_cause"]) or (
+    return label(CAUSE_LABELS, case["finding_cause"]) or (
         (case["reason"] or "").strip() or UNSTATED_CAUSE
     )
 
@@ -571,7 +570,7 @@ def _summary_figures(rows: list[dict], top: int) -> dict:
         "top_situations": [
             {
                 "type": key.split("|", 1)[0],
-                "type_name": TYPE_LABELS.get(key.split("|", 1)[0]),
+                "type_name": label(TYPE_LABELS, key.split("|", 1)[0]),
                 "cause": key.split("|", 1)[1],
                 "count": count,
                 "share": share,

@@ -11,7 +11,15 @@ from collections.abc import Iterable, Iterator
 
 from openpyxl import Workbook
 
-from services.reporting.domain import TYPE_LABELS
+from services.common.vocabulary import (
+    APPLICANT_KIND_LABELS,
+    CAUSE_LABELS,
+    CHANNEL_LABELS,
+    OUTCOME_LABELS,
+    STATE_LABELS,
+    TYPE_LABELS,
+    label,
+)
 
 # (field of a ledger row, column heading)
 LEDGER_COLUMNS = (
@@ -43,6 +51,15 @@ LEDGER_COLUMNS = (
     ("meeting_id", "联席会议"),
     ("deadlines", "期限"),
 )
+# ledger fields whose codes are shown in the vocabulary's words
+LABELLED = {
+    "type": TYPE_LABELS,
+    "channel": CHANNEL_LABELS,
+    "applicant_kind": APPLICANT_KIND_LABELS,
+    "finding_cause": CAUSE_LABELS,
+    "state": STATE_LABELS,
+    "outcome": OUTCOME_LABELS,
+}
 BOM = "\ufeff"  # so that Excel opens the UTF-8 CSV as UTF-8
 
 
@@ -79,8 +96,8 @@ def ledger_cells(row: dict) -> list:
     for name, _heading in LEDGER_COLUMNS:
         if name == "deadlines":
             cells.append(deadlines_text(row.get("deadlines")))
-        elif name == "type":
-            cells.append(TYPE_LABELS.get(row.get("type"), row.get("type") or ""))
+        elif name in LABELLED:
+            cells.append(label(LABELLED[name], row.get(name)))
         else:
             cells.append(_cell(row.get(name)))
     return cells
@@ -148,9 +165,17 @@ def summary_tables(summary: dict, names: dict | None = None) -> list[tuple[str, 
                 ["满意率", satisfaction["satisfied_share"]],
             ],
         ),
-        ("按类型", ["类型", "件数"], [[TYPE_LABELS[t], n] for t, n in totals["by_type"].items()]),
+        (
+            "按类型",
+            ["类型", "件数"],
+            [[label(TYPE_LABELS, t), n] for t, n in totals["by_type"].items()],
+        ),
         ("按场所", ["场所", "件数"], [[name(k), n] for k, n in totals["by_site"].items()]),
-        ("按渠道", ["渠道", "件数"], [[k, n] for k, n in totals["by_channel"].items()]),
+        (
+            "按渠道",
+            ["渠道", "件数"],
+            [[label(CHANNEL_LABELS, k), n] for k, n in totals["by_channel"].items()],
+        ),
         ("按部门", ["部门", "件数"], [[name(k), n] for k, n in totals["by_department"].items()]),
         (
             "事项排行",

@@ -228,7 +228,7 @@ def test_the_month_matches_the_figures_computed_by_hand(fixture_month):
         ("cannot", "缺少关键材料", 2, 0.4),
         ("hard", "缺少非关键材料", 1, 0.2),
         ("pending", "职责不清", 1, 0.2),
-        ("refused", "服务态度差", 1, 0.2),
+        ("refused", "工作态度问题", 1, 0.2),
     ]
     # replies given in March: cases 1-4 and February's case 7 -> days 3, 1, 5, 2, 1
     replies = summary["replies"]
@@ -336,3 +336,38 @@ def test_replay_finds_a_damaged_counter_and_leaves_the_live_tables_alone(
     assert not repaired["equal"]  # it still reports the difference it repaired
     assert rpc.reporting.monthly_summary("2031-03")["totals"]["cases"] == 6
     assert replay.run(database_url)["equal"]
+
+
+def test_the_cause_wording_migration_moves_only_findings_counters(db):
+    """0004 renames a finding's cause in the situation counters (服务态度差 → 工作态度问题)
+    from the cases themselves: a free-text reason that reads the same stays where it was."""
+    import psycopg
+
+    from services.common.config import REPO_ROOT
+
+    migration = REPO_ROOT / "services/reporting/migrations/0004_one_cause_wording.sql"
+    site, month = f"MIG{RUN}", "2019-01-01"
+    old, new = "refused|服务态度差", "refused|工作态度问题"
+
+    def situation(conn, key):
+        row = conn.execute(
+            "SELECT value FROM reporting.monthly_counts WHERE month = %s AND site = %s "
+            "AND dimension = 'situation' AND key = %s",
+            (month, site, key),
+        ).fetchone()
+        return row and row["value"]
+
+    with db.connection() as conn, conn.transaction():
+        for number, cause, reason in ((1, "attitude", "态度"), (2, None, "服务态度差")):
+            conn.execute(
+                "INSERT INTO reporting.cases (case_no, site, month, type, finding_cause, reason) "
+                "VALUES (%s, %s, %s, 'refused', %s, %s)",
+                (f"{site}-{number}", site, month, cause, reason),
+            )
+        conn.execute(
+            "INSERT INTO reporting.monthly_counts VALUES (%s, %s, 'situation', %s, 2)",
+            (month, site, old),
+        )
+        conn.execute(migration.read_text())
+        assert (situation(conn, old), situation(conn, new)) == (1, 1)
+        raise psycopg.Rollback

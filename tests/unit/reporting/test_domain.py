@@ -97,7 +97,7 @@ def test_a_finding_gives_the_situation_its_cause():
     refused = event("case_classified", case_no="C1", type="refused", reason="窗口拒收", at="2026-03-02T09:00:00+08:00")  # fmt: skip
     finding = event("finding_recorded", case_no="C1", cause="process", no_fault=False)
     _, counts, _ = fold([REGISTERED, refused, finding])
-    assert counts[(date(2026, 3, 1), "HALL", "situation", "refused|流程不优")] == 1
+    assert counts[(date(2026, 3, 1), "HALL", "situation", "refused|流程未优化")] == 1
     no_fault = event("finding_recorded", case_no="C1", cause="process", no_fault=True)
     _, counts, _ = fold([REGISTERED, refused, no_fault])
     assert counts[(date(2026, 3, 1), "HALL", "situation", "refused|窗口拒收")] == 1
