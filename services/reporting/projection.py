@@ -7,28 +7,29 @@ by the difference between what the touched rows contributed before and after the
 
 from collections import Counter
 
-from services.reporting import domain, store
+from services.reporting import domain
 
 
-def project(cur, event: dict) -> None:
-    """Apply ``event`` to the read models inside the caller's transaction."""
+def project(rows, event: dict) -> None:
+    """Apply ``event`` to the read models in ``rows``: reporting's store bound to the caller's
+    transaction (a unit of work's ``store``; the replay binds it to its own cursor)."""
     counts = Counter(domain.event_counters(event))
     gauges = Counter()
     cases = []
     for case_no in domain.case_targets(event):
-        old = store.lock_case(cur, case_no)
+        old = rows.case_for_update(case_no)
         new = domain.apply_to_case(old, event)
         if new != old:
-            store.save_case(cur, new)
+            rows.save_case(new)
             counts.update(domain.difference(domain.case_counters(old), domain.case_counters(new)))
             gauges.update(domain.difference(domain.case_gauges(old), domain.case_gauges(new)))
         cases.append(new)
     meeting_id = domain.meeting_target(event, cases)
     if meeting_id is not None:
-        old = store.lock_meeting(cur, meeting_id)
+        old = rows.meeting_for_update(meeting_id)
         new = domain.apply_to_meeting(old, event, cases)
         if new != old:
-            store.save_meeting(cur, new)
+            rows.save_meeting(new)
             gauges.update(domain.difference(domain.meeting_gauges(old), domain.meeting_gauges(new)))
-    store.add_counts(cur, {key: n for key, n in counts.items() if n})
-    store.add_gauges(cur, {key: n for key, n in gauges.items() if n})
+    rows.add_counts({key: n for key, n in counts.items() if n})
+    rows.add_gauges({key: n for key, n in gauges.items() if n})

@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from services.common.config import database_url, load_config
+from services.common.unit_of_work import BoundStore
 from services.reporting import store
 from services.reporting.projection import project
 
@@ -27,9 +28,9 @@ def replay(conn, keep_rebuilt: bool = False) -> dict:
         store.lock_for_replay(cur)
         store.keep_live_copies(cur)
         store.truncate_read_models(cur)
-        events = 0
+        rows, events = BoundStore(store, cur), 0
         for event in store.logged_events(conn):
-            project(cur, event)
+            project(rows, event)
             events += 1
         tables = {}
         for table in store.READ_MODELS:

@@ -1,10 +1,18 @@
-"""Reporting's SQL: the event log, the read models, the counters and the gauges."""
+"""Reporting's SQL: the event log, the read models, the counters and the gauges.
+
+Every function takes the transaction's cursor first (handlers reach them bound to it through
+their unit of work), except :func:`logged_events`, which opens a server-side cursor on the
+replay's connection; ``<thing>_for_update`` reads a row locked for the rest of the transaction.
+"""
 
 import json
 
 from psycopg.types.json import Jsonb
 
+from services.common import timeline
 from services.reporting.domain import CASE_FIELDS, MEETING_FIELDS
+
+SCHEMA = "reporting"
 
 READ_MODELS = ("cases", "joint_meetings", "monthly_counts", "gauges")
 # how each read model is ordered when rows are compared (replay against live)
@@ -37,7 +45,7 @@ def log_event(cur, event: dict) -> bool:
 # --------------------------------------------------------------------------- rows
 
 
-def lock_case(cur, case_no: str) -> dict:
+def case_for_update(cur, case_no: str) -> dict:
     """The case row, locked for this transaction (an empty row when it is new)."""
     cur.execute(
         "INSERT INTO reporting.cases (case_no) VALUES (%s) ON CONFLICT (case_no) DO NOTHING",
@@ -51,6 +59,7 @@ def lock_case(cur, case_no: str) -> dict:
 
 
 def save_case(cur, case: dict) -> None:
+    """Write every field of a case row taken with :func:`case_for_update`."""
     columns = [name for name in CASE_FIELDS if name != "case_no"]
     cur.execute(
         f"UPDATE reporting.cases SET {', '.join(f'{name} = %({name})s' for name in columns)} "
@@ -59,7 +68,8 @@ def save_case(cur, case: dict) -> None:
     )
 
 
-def lock_meeting(cur, meeting_id: str) -> dict:
+def meeting_for_update(cur, meeting_id: str) -> dict:
+    """The joint meeting's row, locked for this transaction (an empty row when it is new)."""
     cur.execute(
         "INSERT INTO reporting.joint_meetings (meeting_id) VALUES (%s) "
         "ON CONFLICT (meeting_id) DO NOTHING",
@@ -74,6 +84,7 @@ def lock_meeting(cur, meeting_id: str) -> dict:
 
 
 def save_meeting(cur, meeting: dict) -> None:
+    """Write every field of a meeting row taken with :func:`meeting_for_update`."""
     columns = [name for name in MEETING_FIELDS if name != "meeting_id"]
     cur.execute(
         f"UPDATE reporting.joint_meetings SET {', '.join(f'{n} = %({n})s' for n in columns)} "
@@ -122,8 +133,14 @@ def monthly_counts(cur, month, site: str | None) -> list[dict]:
 
 
 def gauges(cur) -> list[dict]:
+    """Every gauge row (a few hundred: no case number is a label)."""
     cur.execute("SELECT metric, labels, value FROM reporting.gauges")
     return cur.fetchall()
+
+
+def case_timeline(cur, case_no: str) -> list[dict]:
+    """What reporting wrote on the case's timeline."""
+    return timeline.entries(cur, SCHEMA, case_no)
 
 
 LEDGER_COLUMNS = [name for name in CASE_FIELDS if name not in ("month", "state_at")]
@@ -165,6 +182,7 @@ def lock_for_replay(cur) -> None:
 
 
 def keep_live_copies(cur) -> None:
+    """Copy each read model aside (``live_<table>``, dropped at commit) for the comparison."""
     for table in READ_MODELS:
         cur.execute(
             f"CREATE TEMP TABLE live_{table} ON COMMIT DROP AS "
@@ -173,6 +191,7 @@ def keep_live_copies(cur) -> None:
 
 
 def truncate_read_models(cur) -> None:
+    """Empty the read models (the event log stays: they are rebuilt from it)."""
     cur.execute("TRUNCATE " + ", ".join(f"reporting.{table}" for table in READ_MODELS))
 
 

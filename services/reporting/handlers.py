@@ -1,0 +1,52 @@
+"""Reporting's use cases, each on a unit of work (no SQL, no nameko): project a consumed event
+once, read the monthly summary, a batch of the ledger (台账) and reporting's timeline entries."""
+
+from services.common.errors import InvalidField
+from services.reporting import domain
+from services.reporting.projection import project
+
+MAX_LEDGER_BATCH = 10000
+# the events reporting acknowledges on the case's timeline: kind and text of the entry
+TIMELINE_NOTES = {"case_registered": ("counted", "已计入月度统计（reporting）")}
+
+
+def project_event(uow, event: dict) -> bool:
+    """Log ``event`` and apply it to the read models, once: False for a redelivery or an event
+    already in the log (the log is what the replay rebuilds from)."""
+    with uow.handling_once(event) as work:
+        if work is None or not work.store.log_event(event):
+            return False
+        project(work.store, event)
+        if event["type"] in TIMELINE_NOTES:
+            kind, text = TIMELINE_NOTES[event["type"]]
+            work.note(event["data"]["case_no"], None, kind, text)
+        return True
+
+
+def monthly_summary(uow, month: str, site: str | None = None) -> dict:
+    """The month's summary, read from the monthly counters only (never the cases)."""
+    first_day = domain.parse_month(month)
+    with uow.begin():
+        rows = uow.store.monthly_counts(first_day, site)
+        previous = uow.store.monthly_counts(domain.previous_month(first_day), site)
+    return domain.monthly_summary(first_day, site, rows, previous)
+
+
+def ledger_batch(
+    uow, date_from: str, date_to: str, site: str | None, after: list | None, limit
+) -> list[dict]:
+    """One batch of the ledger: cases received from ``date_from`` to ``date_to`` (local days,
+    inclusive) after the key ``after`` = [received_at, case_no], at most ``MAX_LEDGER_BATCH``."""
+    start = domain.parse_day(date_from, "from")
+    end = domain.parse_day(date_to, "to")
+    if end < start:
+        raise InvalidField("结束日期早于开始日期", "to")
+    limit = max(1, min(int(limit), MAX_LEDGER_BATCH))
+    with uow.begin():
+        return uow.store.ledger_batch(start, end, site, after, limit)
+
+
+def case_timeline(uow, case_no: str) -> list[dict]:
+    """Reporting's entries on the case's timeline."""
+    with uow.begin():
+        return uow.store.case_timeline(case_no)
