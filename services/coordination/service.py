@@ -16,9 +16,9 @@ from services.common.errors import BanchengError, Conflict, Forbidden, InvalidFi
 from services.common.events import new_event
 from services.common.outbox import OutboxRelay, add_event
 from services.common.postgres import DatabaseProvider
-from services.common.rpc import rpc
+from services.common.rpc import ServiceRpc, rpc
 from services.common.web import EntrypointMetrics, Observable
-from services.coordination import domain, store
+from services.coordination import domain, handover, store
 from services.coordination.clock import (
     DEADLINE_EVENTS,
     DEADLINE_SCAN_SECONDS,
@@ -34,6 +34,8 @@ SCHEMA = "coordination"
 # How often the clock looks for warnings and breaches, and for new calendar year files.
 SCAN_SECONDS = float(os.environ.get("DEADLINE_SCAN_SECONDS", "2"))
 CALENDAR_CHECK_SECONDS = float(os.environ.get("CALENDAR_CHECK_SECONDS", "30"))
+# Fetching a hand-over from intake stays well inside the caller's own RPC deadline.
+HANDOVER_TIMEOUT_SECONDS = float(os.environ.get("HANDOVER_TIMEOUT_SECONDS", "2"))
 SCAN_BATCH = 500
 DEFERRED_PREFIX = "measure:"
 
@@ -56,41 +58,32 @@ class CoordinationService(Observable):
     calendar = Calendar()
     policies = DeadlinePolicies()
     entrypoint_metrics = EntrypointMetrics()
+    intake = ServiceRpc("intake", timeout=HANDOVER_TIMEOUT_SECONDS)  # see handover.py
 
     # -- events from intake ---------------------------------------------------------------
 
     @consumes("intake", "case_registered")
     def on_case_registered(self, event: dict) -> bool:
-        with self.db.handling_once(SCHEMA, event) as cur:
-            if cur is None:
-                return False
-            case_no = event["data"]["case_no"]
-            if store.open_case(cur, event["data"]):
-                timeline.add_entry(
-                    cur, SCHEMA, case_no, None, "opened", "协调记录已建立，待分类（coordination）"
-                )
-            return True
+        return handover.open_case(self.db, event)
 
     @consumes("intake", "return_visit_recorded")
+    @handover.reads_own_writes  # a return visit recorded right after the registration
     def on_return_visit_recorded(self, event: dict) -> bool:
         with self.db.handling_once(SCHEMA, event) as cur:
             if cur is None:
                 return False
             data = event["data"]
-            if store.record_return_visit(cur, data["case_no"], data["at"]):
-                timeline.add_entry(
-                    cur,
-                    SCHEMA,
-                    data["case_no"],
-                    data.get("actor"),
-                    "return_visit",
-                    "已回访，可关闭",
-                )
+            if not store.record_return_visit(cur, data["case_no"], data["at"]):
+                raise handover.NotHandedOver(data["case_no"])
+            timeline.add_entry(
+                cur, SCHEMA, data["case_no"], data.get("actor"), "return_visit", "已回访，可关闭"
+            )
             return True
 
     # -- the case's flow ------------------------------------------------------------------
 
     @rpc(expected_exceptions=BanchengError)
+    @handover.reads_own_writes
     def classify_case(self, case_no: str, payload: dict, actor: dict) -> dict:
         if actor.get("role") != "officer":
             raise Forbidden("只有办不成事反映窗口的工作人员可以分类")
@@ -134,6 +127,7 @@ class CoordinationService(Observable):
             return self._summary(cur, case_no)
 
     @rpc(expected_exceptions=BanchengError)
+    @handover.reads_own_writes
     def explain(self, case_no: str, payload: dict, actor: dict) -> dict:
         now = _now()
         with self.db.transaction() as cur:
@@ -166,6 +160,7 @@ class CoordinationService(Observable):
             return self._summary(cur, case_no)
 
     @rpc(expected_exceptions=BanchengError)
+    @handover.reads_own_writes
     def add_measure(self, case_no: str, payload: dict, actor: dict) -> dict:
         now = _now()
         with self.db.transaction() as cur:
@@ -213,6 +208,7 @@ class CoordinationService(Observable):
             return {"measure_id": row["id"], **self._summary(cur, case_no)}
 
     @rpc(expected_exceptions=BanchengError)
+    @handover.reads_own_writes
     def record_measure_response(
         self, case_no: str, measure_id: int, payload: dict, actor: dict
     ) -> dict:
@@ -258,6 +254,7 @@ class CoordinationService(Observable):
             return self._summary(cur, case_no)
 
     @rpc(expected_exceptions=BanchengError)
+    @handover.reads_own_writes
     def pause_deadline(self, case_no: str, deadline_id: int, payload: dict, actor: dict) -> dict:
         now = _now()
         with self.db.transaction() as cur:
@@ -272,6 +269,7 @@ class CoordinationService(Observable):
             return self._summary(cur, case_no)
 
     @rpc(expected_exceptions=BanchengError)
+    @handover.reads_own_writes
     def resume_deadline(self, case_no: str, deadline_id: int, payload: dict, actor: dict) -> dict:
         now = _now()
         with self.db.transaction() as cur:
@@ -283,6 +281,7 @@ class CoordinationService(Observable):
             return self._summary(cur, case_no)
 
     @rpc(expected_exceptions=BanchengError)
+    @handover.reads_own_writes
     def reply(self, case_no: str, payload: dict, actor: dict) -> dict:
         now = _now()
         with self.db.transaction() as cur:
@@ -316,6 +315,7 @@ class CoordinationService(Observable):
             return self._summary(cur, case_no)
 
     @rpc(expected_exceptions=BanchengError)
+    @handover.reads_own_writes
     def resolve(self, case_no: str, payload: dict, actor: dict) -> dict:
         now = _now()
         with self.db.transaction() as cur:
@@ -354,14 +354,17 @@ class CoordinationService(Observable):
             return self._summary(cur, case_no)
 
     @rpc(expected_exceptions=BanchengError)
+    @handover.reads_own_writes
     def close(self, case_no: str, payload: dict, actor: dict) -> dict:
         return self._simple_transition(case_no, payload, actor, "close")
 
     @rpc(expected_exceptions=BanchengError)
+    @handover.reads_own_writes
     def archive(self, case_no: str, payload: dict, actor: dict) -> dict:
         return self._simple_transition(case_no, payload, actor, "archive")
 
     @rpc(expected_exceptions=BanchengError)
+    @handover.reads_own_writes
     def reopen(self, case_no: str, payload: dict, actor: dict) -> dict:
         now = _now()
         with self.db.transaction() as cur:
@@ -375,6 +378,7 @@ class CoordinationService(Observable):
     # -- joint meetings -------------------------------------------------------------------
 
     @rpc(expected_exceptions=BanchengError)
+    @handover.reads_own_writes
     def convene_meeting(self, payload: dict, actor: dict) -> dict:
         if actor.get("role") != "bureau":
             raise Forbidden("联席会议由区行政审批局召集")
@@ -385,7 +389,8 @@ class CoordinationService(Observable):
             found = {case["case_no"] for case in cases}
             missing = [no for no in meeting["case_nos"] if no not in found]
             if missing:
-                raise InvalidField(f"事项 {'、'.join(missing)} 不存在", "case_nos")
+                error = InvalidField(f"事项 {'、'.join(missing)} 不存在", "case_nos")
+                raise handover.NotHandedOver(*missing, error=error)
             for case in cases:
                 domain.check_work(self._facts(case), "meeting", "pending")
             row = store.add_meeting(cur, meeting, actor["id"])
@@ -566,6 +571,7 @@ class CoordinationService(Observable):
         ]
 
     @rpc(expected_exceptions=BanchengError)
+    @handover.reads_own_writes
     def case_summary(self, case_no: str) -> dict:
         """Coordination's view of a case: state, type, explanation, measures, reply, result."""
         with self.db.transaction() as cur:
@@ -579,6 +585,7 @@ class CoordinationService(Observable):
     # -- standard practices -------------------------------------------------------------
 
     @rpc(expected_exceptions=BanchengError)
+    @handover.reads_own_writes
     def promote_practice(self, payload: dict, actor: dict) -> dict:
         if actor.get("role") not in ("officer", "bureau"):
             raise Forbidden("只有办不成事反映窗口或区行政审批局可以推广常态化做法")
@@ -588,7 +595,8 @@ class CoordinationService(Observable):
             if practice["case_no"]:
                 case = store.case_for_update(cur, practice["case_no"])
                 if case is None:
-                    raise InvalidField(f"事项 {practice['case_no']} 不存在", "case_no")
+                    error = InvalidField(f"事项 {practice['case_no']} 不存在", "case_no")
+                    raise handover.NotHandedOver(practice["case_no"], error=error)
                 if case["resolution"] is None:
                     raise Conflict("只有已办结事项的做法才能推广为常态化做法", code="not_resolved")
                 if case["matter"] != practice["matter"]:
@@ -716,7 +724,7 @@ class CoordinationService(Observable):
     def _case(self, cur, case_no: str, actor: dict | None = None) -> dict:
         case = store.case_for_update(cur, case_no)
         if case is None:
-            raise NotFound(f"事项 {case_no} 不存在或尚未转到协调", "case_no")
+            raise handover.NotHandedOver(case_no)
         if actor is not None:
             domain.check_actor(self._facts(case), actor)
         return case
@@ -997,7 +1005,7 @@ class CoordinationService(Observable):
     def _summary(self, cur, case_no: str) -> dict:
         case = store.case(cur, case_no)
         if case is None:
-            raise NotFound(f"事项 {case_no} 不存在或尚未转到协调", "case_no")
+            raise handover.NotHandedOver(case_no)
         return {
             "case_no": case_no,
             "state": case["state"],

@@ -173,6 +173,13 @@ class IntakeService(Observable):
         with self.db.transaction() as cur:
             return timeline.entries(cur, SCHEMA, case_no)
 
+    @rpc
+    def registration_event(self, case_no: str) -> dict | None:
+        """The case's ``case_registered`` event, for a consumer asked about the case before
+        the event reached it (coordination's read-your-writes); None for an unknown case."""
+        with self.db.transaction() as cur:
+            return store.registration_event(cur, case_no)
+
     # -- first receiver, helpers, return visits ---------------------------------------------
 
     @rpc(expected_exceptions=BanchengError)

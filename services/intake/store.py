@@ -208,6 +208,18 @@ def insert_case(
     )
 
 
+def registration_event(cur, case_no: str) -> dict | None:
+    """The ``case_registered`` envelope of ``case_no`` as it was written to the outbox (same
+    id, same data: consumers dedupe it with the delivered copy); None for an unknown case."""
+    row = _one(
+        cur,
+        "SELECT payload FROM intake.outbox WHERE event_type = 'case_registered' "
+        "AND payload->'data'->>'case_no' = %s",
+        (case_no,),
+    )
+    return row["payload"] if row else None
+
+
 def case(cur, case_no: str) -> dict | None:
     return _one(cur, f"SELECT {CASE_COLUMNS} {CASE_FROM} WHERE c.case_no = %s", (case_no,))
 
