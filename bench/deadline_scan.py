@@ -11,16 +11,14 @@ each at few and at many open deadlines, the few being the baseline (no growth is
 """
 
 import random
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from statistics import median
 
 import psycopg
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from bench.harness import Row, Sandbox, free_port_block
+from bench.harness import Row, running_system
 from services.common import localrun
 
 SMALL = {"sizes": (100, 1_000), "overdue": 20, "repeats": 3}
@@ -62,6 +60,14 @@ def make_overdue(database_url: str, count: int) -> None:
         )
 
 
+def coordination_only(base_port: int) -> list[localrun.Process]:
+    return [
+        localrun.Process(
+            "coordination", "services.coordination.service:CoordinationService", base_port
+        )
+    ]
+
+
 def _timed_scan(rpc) -> tuple[float, dict]:
     started = time.perf_counter()
     result = rpc.coordination.scan_deadlines()
@@ -76,36 +82,29 @@ def run(
     base_port: int | None = None,
 ) -> list[Row]:
     rows: list[Row] = []
-    base_port = base_port or free_port_block()
-    with Sandbox("deadlines") as box:
-        env = box.environment(DEADLINE_SCAN_SECONDS="3600")
-        plan = [
-            localrun.Process(
-                "coordination", "services.coordination.service:CoordinationService", base_port
-            )
-        ]
-        run_dir = Path(tempfile.mkdtemp(prefix="bench-deadlines-"))
-        started = localrun.start(run_dir, env, plan=plan)
-        steady, breach = {}, {}
-        try:
-            localrun.wait_healthy(started, timeout=90)
-            with ClusterRpcProxy(box.nameko_config()) as rpc:
-                loaded = 0
-                for size in sizes:
-                    load_open_deadlines(
-                        box.database_url, size - loaded, seed=seed + size, first=loaded
-                    )
-                    loaded = size
-                    _timed_scan(rpc)  # warm up
-                    scans = [_timed_scan(rpc) for _ in range(repeats)]
-                    assert all(result == {"warned": 0, "breached": 0} for _, result in scans)
-                    steady[size] = median(seconds for seconds, _ in scans)
-                    make_overdue(box.database_url, overdue)
-                    seconds, result = _timed_scan(rpc)
-                    assert result["breached"] == overdue, result  # each overdue one, once
-                    breach[size] = seconds
-        finally:
-            localrun.stop(run_dir)
+    steady, breach = {}, {}
+    with running_system(
+        "deadlines",
+        processes=coordination_only,
+        seed=False,
+        environment={"DEADLINE_SCAN_SECONDS": "3600"},  # its own timer stays out of the way
+        base_port=base_port,
+    ) as system:
+        with ClusterRpcProxy(system.nameko_config()) as rpc:
+            loaded = 0
+            for size in sizes:
+                load_open_deadlines(
+                    system.database_url, size - loaded, seed=seed + size, first=loaded
+                )
+                loaded = size
+                _timed_scan(rpc)  # warm up
+                scans = [_timed_scan(rpc) for _ in range(repeats)]
+                assert all(result == {"warned": 0, "breached": 0} for _, result in scans)
+                steady[size] = median(seconds for seconds, _ in scans)
+                make_overdue(system.database_url, overdue)
+                seconds, result = _timed_scan(rpc)
+                assert result["breached"] == overdue, result  # each overdue one, once
+                breach[size] = seconds
     few, many = sizes[0], sizes[-1]
     rows.append(
         Row(

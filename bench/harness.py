@@ -1,4 +1,14 @@
-"""What every benchmark shares: a private system to measure, result rows, the table, JSON."""
+"""What every benchmark shares: a running system to measure, result rows, the table, JSON.
+
+Every benchmark measures inside :func:`running_system`, which does the one sequence they all
+need — a database and a vhost of their own (:class:`Sandbox`), the demo district seeded, the
+processes started and healthy — and undoes it however the block ends (an error, Ctrl-C, or the
+SIGTERM ``python -m bench`` turns into an exit)::
+
+    with running_system("ratings") as system:
+        token = system.login("operator")
+        requests.post(f"{system.api}/feedback/ratings:batch", ...)
+"""
 
 import json
 import os
@@ -6,16 +16,24 @@ import platform
 import random
 import socket
 import statistics
-import time
+import tempfile
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import requests
+
 from services.common import localrun, sandbox
 from services.common.config import REPO_ROOT, load_config
+from services.intake.seed import load_seed
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
+SEED_DIR = REPO_ROOT / "deploy" / "seed" / "xuanwu"
+GATEWAY_OFFSET = 9  # the front door's port is base_port + 9, the services' base_port + 1..5
+HEALTHY_TIMEOUT_SECONDS = 90
 
 
 @dataclass
@@ -65,9 +83,13 @@ class Sandbox:
     def __enter__(self):
         base = self.config
         self.database_url = sandbox.create_database(base["DATABASE_URL"], self.name)
-        self.amqp_uri = sandbox.create_vhost(
-            base["AMQP_URI"], base["RABBIT_MANAGEMENT_URL"], self.name
-        )
+        try:
+            self.amqp_uri = sandbox.create_vhost(
+                base["AMQP_URI"], base["RABBIT_MANAGEMENT_URL"], self.name
+            )
+        except BaseException:
+            sandbox.drop_database(self.database_url)
+            raise
         return self
 
     def __exit__(self, *exc):
@@ -156,11 +178,82 @@ def write_results(rows: list[Row], label: str = "latest") -> Path:
     return path
 
 
-class Stopwatch:
-    def __enter__(self):
-        self.started = time.perf_counter()
-        return self
+def whole_system(base_port: int) -> list[localrun.Process]:
+    """Every Bancheng process, as ``make up`` runs them, on ports from ``base_port``."""
+    return localrun.processes(base_port, base_port + GATEWAY_OFFSET)
 
-    def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self.started
-        return False
+
+@dataclass
+class RunningSystem:
+    """The processes a benchmark started, in its sandbox, and how to reach them."""
+
+    box: Sandbox
+    base_port: int
+    run_dir: Path
+    processes: list[localrun.Process]
+    _running: bool = True
+
+    @property
+    def database_url(self) -> str:
+        return self.box.database_url
+
+    @property
+    def api(self) -> str:
+        """The front door's JSON API."""
+        return f"http://127.0.0.1:{self.port('gateway')}/api/v1"
+
+    def port(self, name: str) -> int:
+        """The HTTP port of the started process ``name`` (``gateway``, ``reporting``, ...)."""
+        return next(process.port for process in self.processes if process.name == name)
+
+    def pid(self, name: str) -> int:
+        return int((self.run_dir / f"{name}.pid").read_text())
+
+    def nameko_config(self) -> dict:
+        """A config for nameko's standalone RPC proxy into this system."""
+        return self.box.nameko_config()
+
+    def login(self, username: str, password: str = "demo") -> str:
+        """A bearer token of a seeded user, from the front door."""
+        response = requests.post(
+            f"{self.api}/auth/login", json={"username": username, "password": password}, timeout=10
+        )
+        response.raise_for_status()
+        return response.json()["token"]
+
+    def stop(self) -> None:
+        """Stop the processes now, keeping the sandbox (for a baseline measured without them)."""
+        if self._running:
+            self._running = False
+            localrun.stop(self.run_dir)
+
+
+@contextmanager
+def running_system(
+    label: str,
+    *,
+    processes: Callable[[int], list[localrun.Process]] = whole_system,
+    seed: bool = True,
+    prepare: Callable[[str], None] | None = None,
+    environment: dict[str, str] | None = None,
+    base_port: int | None = None,
+) -> Iterator[RunningSystem]:
+    """A sandbox, seeded with the demo district unless ``seed`` is False, ``prepare(database_url)``
+    run on it (triggers, tables a benchmark needs), then ``processes(base_port)`` started with
+    ``environment`` added and healthy; stopped and dropped when the block ends."""
+    base_port = base_port or free_port_block()
+    with Sandbox(label) as box:
+        if seed:
+            load_seed(box.database_url, SEED_DIR)
+        if prepare is not None:
+            prepare(box.database_url)
+        run_dir = Path(tempfile.mkdtemp(prefix=f"bench-{label}-"))
+        started = localrun.start(
+            run_dir, box.environment(**(environment or {})), plan=processes(base_port)
+        )
+        system = RunningSystem(box, base_port, run_dir, started)
+        try:
+            localrun.wait_healthy(started, timeout=HEALTHY_TIMEOUT_SECONDS)
+            yield system
+        finally:
+            system.stop()

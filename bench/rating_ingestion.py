@@ -8,21 +8,15 @@ read back from ``intake.ratings``, COPY'd into an identical table in the same ru
 
 import io
 import random
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import psycopg
 import requests
 import yaml
 
-from bench.harness import Row, Sandbox, free_port_block
-from services.common import localrun
-from services.common.config import REPO_ROOT
-from services.intake.seed import load_seed
+from bench.harness import SEED_DIR, Row, running_system
 
-SEED_DIR = REPO_ROOT / "deploy" / "seed" / "xuanwu"
 LEVELS = (5,) * 60 + (4,) * 25 + (3,) * 10 + (2,) * 3 + (1,) * 2  # a realistic mix: 5 % bad
 SMALL = {"batches": 3, "batch_size": 200, "clients": 2}
 
@@ -129,26 +123,13 @@ def run(
     seed: int = 20261129,
     base_port: int | None = None,
 ) -> list[Row]:
-    base_port = base_port or free_port_block()
     payload = rating_batches(batches, batch_size, seed)
-    with Sandbox("ratings") as box:
-        load_seed(box.database_url, SEED_DIR)
-        env = box.environment()
-        run_dir = Path(tempfile.mkdtemp(prefix="bench-ratings-"))
-        started = localrun.start(run_dir, env, base_port=base_port, gateway_port=base_port + 9)
-        try:
-            localrun.wait_healthy(started, timeout=90)
-            api = f"http://127.0.0.1:{base_port + 9}/api/v1"
-            token = requests.post(
-                f"{api}/auth/login", json={"username": "operator", "password": "demo"}, timeout=10
-            ).json()["token"]
-            post_batches(f"{api}/feedback/ratings:batch", token, payload[:1], 1)  # warm up
-            seconds, accepted, cases = post_batches(
-                f"{api}/feedback/ratings:batch", token, payload[1:], clients
-            )
-        finally:
-            localrun.stop(run_dir)
-        copy_seconds, copied = raw_copy_seconds(box.database_url)
+    with running_system("ratings", base_port=base_port) as system:
+        url, token = f"{system.api}/feedback/ratings:batch", system.login("operator")
+        post_batches(url, token, payload[:1], 1)  # warm up
+        seconds, accepted, cases = post_batches(url, token, payload[1:], clients)
+        system.stop()  # the database alone, for the baseline
+        copy_seconds, copied = raw_copy_seconds(system.database_url)
     sent = sum(len(batch) for batch in payload[1:])
     assert accepted == sent, (accepted, sent)
     rate, copy_rate = accepted / seconds, copied / copy_seconds

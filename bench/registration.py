@@ -7,20 +7,16 @@ committed: each announces it with ``pg_notify`` (Bancheng's through a benchmark-
 their timeline tables), and one LISTEN connection hears it.
 """
 
-import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
 import requests
 from stdnum.cn import ric
 
-from bench.harness import Row, Sandbox, free_port_block, peak_rss_mb, summarize_latencies
+from bench.harness import Row, peak_rss_mb, running_system, summarize_latencies, whole_system
 from services.common import localrun
-from services.common.config import REPO_ROOT
-from services.intake.seed import load_seed
 
 CONSUMERS = 3
 SMALL = {"levels": ((1, 3), (2, 2))}
@@ -148,41 +144,49 @@ BASELINE_PLAN_NAMES = (
     "baseline_consumer_b",
     "baseline_consumer_c",
 )
+BASELINE_OFFSET = 20  # the baseline's processes listen from base_port + 20 (its gateway first)
+
+
+def with_baseline(base_port: int) -> list[localrun.Process]:
+    """Bancheng's processes and, beside them, the bare loop's."""
+    return whole_system(base_port) + [
+        localrun.Process(
+            name,
+            f"bench.baseline_services:{_class_name(name)}",
+            base_port + BASELINE_OFFSET + index,
+        )
+        for index, name in enumerate(BASELINE_PLAN_NAMES)
+    ]
+
+
+def notify_when_done(database_url: str) -> None:
+    """Have each of Bancheng's consumers announce, on commit, the case it has handled."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(NOTIFY_TRIGGERS)
+        for schema in ("coordination", "accountability", "reporting"):
+            conn.execute(
+                f"CREATE TRIGGER bench_done AFTER INSERT ON {schema}.timeline FOR EACH ROW "
+                "WHEN (NEW.kind IN ('opened', 'first_receiver', 'counted')) "
+                "EXECUTE FUNCTION public.bench_notify_done()"
+            )
 
 
 def run(levels=((1, 100), (10, 50), (50, 20)), base_port: int | None = None) -> list[Row]:
     """Measure both systems at each (clients, requests per client) level."""
     rows: list[Row] = []
-    base_port = base_port or free_port_block()
-    with Sandbox("registration") as box:
-        load_seed(box.database_url, REPO_ROOT / "deploy" / "seed" / "xuanwu")
-        with psycopg.connect(box.database_url, autocommit=True) as conn:
-            conn.execute(NOTIFY_TRIGGERS)
-            for schema in ("coordination", "accountability", "reporting"):
-                conn.execute(
-                    f"CREATE TRIGGER bench_done AFTER INSERT ON {schema}.timeline FOR EACH ROW "
-                    "WHEN (NEW.kind IN ('opened', 'first_receiver', 'counted')) "
-                    "EXECUTE FUNCTION public.bench_notify_done()"
-                )
-        env = box.environment(MAX_WORKERS="50")
-        baseline_plan = [
-            localrun.Process(
-                name, f"bench.baseline_services:{_class_name(name)}", base_port + 20 + index
-            )
-            for index, name in enumerate(BASELINE_PLAN_NAMES)
-        ]
-        run_dir = Path(tempfile.mkdtemp(prefix="bench-registration-"))
-        started = localrun.start(run_dir, env, base_port=base_port, gateway_port=base_port + 9)
-        started += localrun.start(run_dir, env, plan=baseline_plan)
-        completions = Completions(box.database_url)
+    with running_system(
+        "registration",
+        processes=with_baseline,
+        prepare=notify_when_done,
+        environment={"MAX_WORKERS": "50"},
+        base_port=base_port,
+    ) as system:
+        completions = Completions(system.database_url)
         try:
-            localrun.wait_healthy(started, timeout=90)
-            api = f"http://127.0.0.1:{base_port + 9}/api/v1"
-            token = requests.post(
-                f"{api}/auth/login", json={"username": "hall.staff", "password": "demo"}, timeout=10
-            ).json()["token"]
-            bancheng = _bancheng_sender(api, token, completions)
-            baseline = _baseline_sender(f"http://127.0.0.1:{base_port + 20}/register", completions)
+            token = system.login("hall.staff")
+            bancheng = _bancheng_sender(system.api, token, completions)
+            baseline_url = f"http://127.0.0.1:{system.port('baseline_gateway')}/register"
+            baseline = _baseline_sender(baseline_url, completions)
             # warm both up: connections, pools, queues
             _run_clients(4, 5, bancheng)
             _run_clients(4, 5, baseline)
@@ -233,14 +237,12 @@ def run(levels=((1, 100), (10, 50), (50, 20)), base_port: int | None = None) -> 
                         met=(ours["p99_ms"] <= 100) if clients == 50 else None,
                     )
                 )
-            for process in started:
-                pid = int((run_dir / f"{process.name}.pid").read_text())
-                rss = peak_rss_mb(pid)
+            for process in system.processes:
+                rss = peak_rss_mb(system.pid(process.name))
                 if rss is not None:
                     rows.append(Row("memory", f"peak RSS {process.name}", rss, "MiB"))
         finally:
             completions.close()
-            localrun.stop(run_dir)
     return rows
 
 
