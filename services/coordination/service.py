@@ -540,13 +540,31 @@ class CoordinationService(Observable):
 
     @rpc
     def case_deadlines(self, case_no: str) -> list[dict]:
-        now = _now()
-        calendar = self.calendar.calendar
         with self.db.transaction() as cur:
             rows = store.case_deadlines(cur, case_no)
+        return self._deadline_views(rows)
+
+    @rpc(expected_exceptions=BanchengError)
+    def deadlines_of_cases(self, case_nos: list[str]) -> dict[str, list[dict]]:
+        """Each listed case's deadlines, in one call for a list page (at most 200 cases)."""
+        if not isinstance(case_nos, list) or len(case_nos) > 200:
+            raise InvalidField("case_nos 应为至多 200 个事项编号的列表", "case_nos")
+        if not all(isinstance(case_no, str) for case_no in case_nos):
+            raise InvalidField("case_nos 中每一项都应为事项编号", "case_nos")
+        with self.db.transaction() as cur:
+            rows = store.deadlines_of_cases(cur, case_nos)
+        found = {case_no: [] for case_no in case_nos}
+        for deadline in self._deadline_views(rows):
+            found[deadline["case_no"]].append(deadline)
+        return found
+
+    def _deadline_views(self, rows: list[dict]) -> list[dict]:
+        now = _now()
+        calendar = self.calendar.calendar
         return [
             {
                 "id": row["id"],
+                "case_no": row["case_no"],
                 "kind": row["kind"],
                 "stage": row["stage"],
                 "due_at": row["due_at"],
@@ -1006,6 +1024,10 @@ class CoordinationService(Observable):
         case = store.case(cur, case_no)
         if case is None:
             raise handover.NotHandedOver(case_no)
+        measures = store.measures(cur, case_no)
+        meetings = store.meetings(cur, case_no=case_no, limit=200)
+        minuted = any(meeting["minutes"] for meeting in meetings)
+        facts = self._facts({**case, "measures": len(measures), "minuted": minuted})
         return {
             "case_no": case_no,
             "state": case["state"],
@@ -1014,10 +1036,13 @@ class CoordinationService(Observable):
             "complex": case["complex"],
             "classification_reason": case["classification_reason"],
             "explanation": case["explanation"],
-            "measures": store.measures(cur, case_no),
+            "measures": measures,
             "reply": case["reply"],
             "resolution": case["resolution"],
             "requires_return_visit": case["requires_return_visit"],
             "return_visit_at": case["return_visit_at"],
-            "meetings": [m["id"] for m in store.meetings(cur, case_no=case_no, limit=200)],
+            "meetings": [m["id"] for m in meetings],
+            # what the case allows now and who may do it: the case page offers exactly these
+            "allowed_actions": domain.allowed_actions(facts),
+            "acting_roles": list(domain.acting_roles(facts)),
         }
