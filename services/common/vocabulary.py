@@ -82,6 +82,9 @@ ROLE_LABELS = _table(
         "operator": "运维人员",
     }
 )
+# accountability's findings and the appeals against them
+FINDING_STATUS_LABELS = _table({"confirmed": "已认定", "overturned": "已撤销"})
+APPEAL_STATUS_LABELS = _table({"pending": "待决定", "upheld": "申诉成立", "rejected": "申诉驳回"})
 OUTCOME_LABELS = _table({"done": "办成", "explained": "已解释说明", "not_done": "未办成"})
 # 好差评 levels (DESIGN §8: 5 非常满意 … 1 非常不满意)
 RATING_LEVEL_LABELS = _table(

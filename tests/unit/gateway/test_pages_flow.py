@@ -5,22 +5,35 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from services.common.errors import InvalidField
-from services.gateway import case_view
-from services.gateway.routes import pages
+from services.coordination import domain
+from services.coordination.domain import CaseFacts
+from services.gateway import case_view, forms
+from services.gateway.pages import case_actions, common, meetings, queue, reports
 
 OFFICER = {"id": "S0003", "name": "陈明", "role": "officer", "site": None}
 BUREAU = {"id": "S0005", "name": "赵局", "role": "bureau", "site": None}
 STAFF = {"id": "S0001", "name": "王雅婷", "role": "window_staff", "site": "HALL"}
 
 
-def flow(state, case_type=None, **extra):
+def flow(state, case_type=None, *, explanation=None, measures=(), minuted=False, **extra):
+    """Coordination's summary of a case, with the actions its own rules allow."""
+    facts = CaseFacts(
+        case_no="XW-1",
+        state=state,
+        case_type=case_type,
+        explained=explanation is not None,
+        measures=len(measures),
+        minuted=minuted,
+    )
     return {
         "state": state,
         "type": case_type,
-        "explanation": None,
-        "measures": [],
-        "meetings": [],
+        "explanation": explanation,
+        "measures": list(measures),
+        "meetings": [4] if minuted else [],
         "resolution": None,
+        "allowed_actions": domain.allowed_actions(facts),
+        "acting_roles": list(domain.acting_roles(facts)),
         **extra,
     }
 
@@ -36,12 +49,12 @@ def test_blank_rows_are_dropped_and_the_rest_renumbered_as_the_service_will_coun
             "missing_key_materials[1].how_to_obtain": "",
         }
     )
-    payload = pages.explain_payload(form)
+    payload = forms.explain_payload(form)
     assert payload["legal_basis"] == "《公司登记管理条例》第二十四条"
     assert payload["missing_key_materials"] == [{"name": "住所使用证明", "how_to_obtain": ""}]
     # the service's missing_key_materials[0].how_to_obtain is the first row shown again
     error = InvalidField("缺少获取途径", "missing_key_materials[0].how_to_obtain")
-    state = pages.form_state(form, error)
+    state = forms.form_state(form, error)
     assert state["values"]["missing_key_materials[0].name"] == "住所使用证明"
     assert "missing_key_materials[1].name" not in state["values"]
     assert state["errors"] == {"missing_key_materials[0].how_to_obtain": "缺少获取途径"}
@@ -58,50 +71,50 @@ def test_a_measure_names_its_departments_and_deferred_materials():
             ("due", "2026-12-04"),
         ]
     )
-    assert pages.measure_payload(form) == {
+    assert forms.measure_payload(form) == {
         "measure": "deferred_materials",
         "departments": ["SCJ", "ZJJ"],
         "details": "容缺受理，先行办理",
         "due": "2026-12-04",
         "materials": ["房屋租赁合同"],
     }
-    assert pages.form_values(form)["departments"] == ["SCJ", "ZJJ"]
-    assert pages.measure_payload(MultiDict({"measure": "commitment"}))["departments"] == []
+    assert forms.form_values(form)["departments"] == ["SCJ", "ZJJ"]
+    assert forms.measure_payload(MultiDict({"measure": "commitment"}))["departments"] == []
 
 
 def test_a_measure_response_needs_a_chosen_measure_and_a_yes_or_no():
     form = MultiDict(
         {"measure_id": "7", "department": "SCJ", "response": "同意", "delivered": "yes"}
     )
-    assert pages.measure_response_args("XW-1", form) == (
+    assert forms.measure_response_args("XW-1", form) == (
         "XW-1",
         7,
         {"department": "SCJ", "response": "同意", "delivered": True},
     )
     with pytest.raises(InvalidField) as refused:
-        pages.measure_response_args("XW-1", MultiDict({"delivered": "no"}))
+        forms.measure_response_args("XW-1", MultiDict({"delivered": "no"}))
     assert refused.value.field == "measure_id"
     with pytest.raises(InvalidField) as refused:
-        pages.measure_response_args("XW-1", MultiDict({"measure_id": "7"}))
+        forms.measure_response_args("XW-1", MultiDict({"measure_id": "7"}))
     assert refused.value.field == "delivered"
 
 
 def test_an_appeal_decision_is_chosen_before_it_is_sent():
     with pytest.raises(InvalidField) as refused:
-        pages.appeal_decision_payload(MultiDict({"reason": "经核实"}))
+        forms.appeal_decision_payload(MultiDict({"reason": "经核实"}))
     assert refused.value.field == "upheld"
-    decided = pages.appeal_decision_payload(MultiDict({"upheld": "no", "reason": "经核实"}))
+    decided = forms.appeal_decision_payload(MultiDict({"upheld": "no", "reason": "经核实"}))
     assert decided == {"upheld": False, "reason": "经核实"}
 
 
 def test_a_resolution_lists_the_measures_that_worked():
     form = MultiDict([("outcome", "done"), ("summary", "已办结"), ("worked_measures", "3")])
-    assert pages.resolve_payload(form) == {
+    assert forms.resolve_payload(form) == {
         "outcome": "done",
         "summary": "已办结",
         "worked_measures": [3],
     }
-    assert pages.reason_payload(MultiDict({"reason": " "})) == {}
+    assert forms.reason_payload(MultiDict({"reason": " "})) == {}
 
 
 def test_a_meeting_is_convened_for_the_chosen_cases_at_the_halls_local_time():
@@ -114,13 +127,13 @@ def test_a_meeting_is_convened_for_the_chosen_cases_at_the_halls_local_time():
             ("complex", "on"),
         ]
     )
-    assert pages.meeting_payload(form) == {
+    assert forms.meeting_payload(form) == {
         "case_nos": ["XW-1", "XW-2"],
         "departments": ["SCJ"],
         "scheduled_at": "2026-12-01T09:30:00+08:00",
         "complex": True,
     }
-    assert pages.meeting_payload(MultiDict())["scheduled_at"] is None
+    assert forms.meeting_payload(MultiDict())["scheduled_at"] is None
 
 
 def test_minutes_carry_each_departments_attendance_and_the_filled_assignments():
@@ -143,7 +156,7 @@ def test_minutes_carry_each_departments_attendance_and_the_filled_assignments():
             "assignments[1].due": "2026-12-03",
         }
     )
-    payload = pages.minutes_payload(form)
+    payload = forms.minutes_payload(form)
     assert payload["attendance"] == [
         {"department": "SCJ", "present": True, "position": "同意先行受理"},
         {"department": "ZJJ", "present": False},
@@ -153,7 +166,7 @@ def test_minutes_carry_each_departments_attendance_and_the_filled_assignments():
         {"department": "SCJ", "case_no": "XW-1", "task": "出具意见", "due": "2026-12-03"}
     ]
     error = InvalidField("缺少部门意见", "attendance[1].present")
-    assert pages.form_state(form, error)["errors"] == {"attendance[1].present": "缺少部门意见"}
+    assert forms.form_state(form, error)["errors"] == {"attendance[1].present": "缺少部门意见"}
 
 
 @pytest.mark.parametrize(
@@ -175,29 +188,39 @@ def test_minutes_carry_each_departments_attendance_and_the_filled_assignments():
         ),
         (BUREAU, flow("in_progress", "hard", measures=[{"id": 1}]), []),
         (BUREAU, flow("classified", "pending"), []),
-        (BUREAU, flow("in_progress", "pending", meetings=[4]), ["reply", "resolve"]),
-        (OFFICER, flow("replied", "pending", meetings=[4]), ["resolve"]),
+        (BUREAU, flow("in_progress", "pending", minuted=True), ["reply", "resolve"]),
+        (OFFICER, flow("replied", "pending", minuted=True), ["resolve"]),
         (
             OFFICER,
-            flow("resolved", "refused", resolution={"outcome": "done"}),
+            flow("resolved", "refused"),
             ["close", "reopen", "promote"],
         ),
         (
             OFFICER,
-            flow("closed", "hard", resolution={"outcome": "done"}),
+            flow("closed", "hard", measures=[{"id": 1}]),
             ["archive", "reopen", "promote"],
         ),
         (STAFF, flow("resolved", "cannot"), []),
     ],
 )
 def test_each_action_is_offered_only_when_the_state_and_type_allow_it(user, summary, offered):
-    assert pages.offered_actions(user, {"status": summary["state"]}, summary) == offered
+    assert case_actions.offered_actions(user, {"status": summary["state"]}, summary) == offered
 
 
-def test_before_coordination_has_the_case_only_classification_is_offered():
-    assert pages.offered_actions(OFFICER, {"status": "registered"}, None) == ["classify"]
+def test_the_page_offers_what_coordination_allows_to_the_roles_it_names():
+    summary = {"allowed_actions": ["reply", "measure_response"], "acting_roles": ["officer"]}
+    case = {"status": "in_progress"}
+    assert case_actions.offered_actions(OFFICER, case, summary) == ["reply", "measure-response"]
+    assert case_actions.offered_actions(BUREAU, case, summary) == []
+    # an action this front door has no form for yet is not offered
+    newer = {"allowed_actions": ["reply", "escalate"], "acting_roles": ["officer"]}
+    assert case_actions.offered_actions(OFFICER, case, newer) == ["reply"]
+
+
+def test_without_coordinations_summary_only_intakes_actions_are_offered():
+    assert case_actions.offered_actions(OFFICER, {"status": "registered"}, None) == []
     case = {"status": "registered", "requires_return_visit": True}
-    assert pages.offered_actions(STAFF, case, None) == ["return-visit"]
+    assert case_actions.offered_actions(STAFF, case, None) == ["return-visit"]
 
 
 def test_the_queue_puts_unclassified_then_breached_then_fewest_days_left_first():
@@ -223,7 +246,7 @@ def test_the_queue_puts_unclassified_then_breached_then_fewest_days_left_first()
             "deadline": {"working_days_left": 1, "breached": False},
         },
     ]
-    assert [c["case_no"] for c in sorted(cases, key=pages.queue_order)] == ["d", "c", "e", "b", "a"]
+    assert [c["case_no"] for c in sorted(cases, key=queue.queue_order)] == ["d", "c", "e", "b", "a"]
 
 
 def test_the_nearest_deadline_skips_the_met_ones():
@@ -239,20 +262,20 @@ def test_the_nearest_deadline_skips_the_met_ones():
 def test_a_meeting_is_overdue_when_a_reply_or_an_assignment_is_past_its_deadline():
     meeting = {"case_nos": ["XW-1"], "assignments": []}
     reply = {"stage": "reply", "breached": False, "met_at": None, "working_days_left": 2}
-    row = pages.meeting_board_row(dict(meeting), {"XW-1": [reply]})
+    row = meetings.meeting_board_row(dict(meeting), {"XW-1": [reply]})
     assert not row["overdue"] and row["replies"][0]["deadline"] is reply
-    assert pages.meeting_board_row(dict(meeting), {"XW-1": [{**reply, "breached": True}]})[
+    assert meetings.meeting_board_row(dict(meeting), {"XW-1": [{**reply, "breached": True}]})[
         "overdue"
     ]
     late_task = {**meeting, "assignments": [{"breached": True, "delivered_at": None}]}
-    assert pages.meeting_board_row(late_task, {})["overdue"]
+    assert meetings.meeting_board_row(late_task, {})["overdue"]
 
 
 def test_a_months_ledger_runs_from_its_first_to_its_last_day():
-    assert pages.month_bounds("2026-02") == ("2026-02-01", "2026-02-28")
-    assert pages.month_bounds("2026-12") == ("2026-12-01", "2026-12-31")
+    assert reports.month_bounds("2026-02") == ("2026-02-01", "2026-02-28")
+    assert reports.month_bounds("2026-12") == ("2026-12-01", "2026-12-31")
     with pytest.raises(InvalidField):
-        pages.month_bounds("2026-13")
+        reports.month_bounds("2026-13")
 
 
 # -- the templates ---------------------------------------------------------------------------
@@ -285,7 +308,7 @@ DEPARTMENTS = [{"code": "SCJ", "name": "区市场监督管理局"}, {"code": "ZJ
 
 
 def html_of(template, user, **context):
-    return pages.render(template, user, **context).get_data(as_text=True)
+    return common.render(template, user, **context).get_data(as_text=True)
 
 
 def test_the_case_page_shows_the_measures_and_a_refused_response_form_keeps_its_values():
@@ -304,7 +327,7 @@ def test_the_case_page_shows_the_measures_and_a_refused_response_form_keeps_its_
             }
         ],
     )
-    offered = pages.offered_actions(OFFICER, CASE, summary)
+    offered = case_actions.offered_actions(OFFICER, CASE, summary)
     html = html_of(
         "cases/detail.html",
         OFFICER,
@@ -313,7 +336,7 @@ def test_the_case_page_shows_the_measures_and_a_refused_response_form_keeps_its_
         staff_names={},
         departments=DEPARTMENTS,
         department_names={d["code"]: d["name"] for d in DEPARTMENTS},
-        actions={name: pages.CASE_ACTIONS[name] for name in offered},
+        actions={name: case_actions.CASE_ACTIONS[name] for name in offered},
         forms={
             "measure-response": {
                 "values": {"measure_id": "5", "department": "ZJJ", "response": "<i>研究中</i>"},
@@ -338,7 +361,7 @@ def test_the_explanation_form_puts_a_rows_error_by_that_row():
         staff_names={},
         departments=DEPARTMENTS,
         department_names={},
-        actions={"explain": pages.CASE_ACTIONS["explain"]},
+        actions={"explain": case_actions.CASE_ACTIONS["explain"]},
         forms={
             "explain": {
                 "values": {"missing_key_materials[0].name": "住所使用证明"},
@@ -373,7 +396,7 @@ def test_the_queue_counts_down_in_working_days():
         more=False,
         next_page=None,
         sites=[],
-        states=pages.QUEUE_STATES,
+        states=queue.QUEUE_STATES,
     )
     assert "不好办·答复期限" in html and "剩余 2 个工作日" in html and "待分类" in html
 

@@ -3,8 +3,8 @@
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from services.gateway import case_view
-from services.gateway.routes import pages
+from services.gateway import case_view, forms
+from services.gateway.pages import case_actions, common, home
 
 
 def test_the_form_becomes_the_apis_registration_body():
@@ -27,7 +27,7 @@ def test_the_form_becomes_the_apis_registration_body():
             "received_at": "2026-11-30T09:30",
         }
     )
-    payload = pages.registration_payload(form)
+    payload = forms.registration_payload(form)
     assert payload["site"] == "HALL"
     assert payload["channel"] == "window"
     assert payload["applicant"] == {
@@ -44,7 +44,7 @@ def test_the_form_becomes_the_apis_registration_body():
 
 
 def test_a_received_at_that_is_not_a_time_is_passed_on_for_the_service_to_name():
-    payload = pages.registration_payload(MultiDict({"received_at": "昨天"}))
+    payload = forms.registration_payload(MultiDict({"received_at": "昨天"}))
     assert payload["received_at"] == "昨天"
 
 
@@ -58,7 +58,7 @@ def test_a_received_at_that_is_not_a_time_is_passed_on_for_the_service_to_name()
     ],
 )
 def test_an_error_lands_on_the_input_it_names(field, input_name):
-    assert pages.error_field(field) == input_name
+    assert forms.error_field(field) == input_name
 
 
 @pytest.mark.parametrize(
@@ -73,22 +73,22 @@ def test_an_error_lands_on_the_input_it_names(field, input_name):
     ],
 )
 def test_only_a_path_on_this_site_follows_the_login(given, kept):
-    assert pages.safe_next(given) == kept
+    assert home.safe_next(given) == kept
 
 
 def test_times_are_shown_in_the_halls_time_zone():
-    assert pages.local_time("2026-11-30T01:30:00+00:00") == "2026-11-30 09:30"
-    assert pages.local_time(None) == ""
+    assert common.local_time("2026-11-30T01:30:00+00:00") == "2026-11-30 09:30"
+    assert common.local_time(None) == ""
 
 
 def test_the_menu_offers_only_what_the_role_may_open():
     staff = {"id": "S0001", "role": "window_staff", "site": "HALL"}
     supervisor = {"id": "S0006", "role": "supervisor", "site": None}
-    assert ("/cases/new", "登记事项") in pages.menu_for(staff)
-    assert ("/cases", "本场所事项") in pages.menu_for(staff)
-    assert "/cases/new" not in dict(pages.menu_for(supervisor))
-    assert ("/cases", "全部事项") in pages.menu_for(supervisor)
-    assert pages.menu_for(None) == []
+    assert ("/cases/new", "登记事项") in common.menu_for(staff)
+    assert ("/cases", "本场所事项") in common.menu_for(staff)
+    assert "/cases/new" not in dict(common.menu_for(supervisor))
+    assert ("/cases", "全部事项") in common.menu_for(supervisor)
+    assert common.menu_for(None) == []
 
 
 def test_timelines_of_the_services_merge_oldest_first():
@@ -106,45 +106,48 @@ def test_timelines_of_the_services_merge_oldest_first():
 
 
 def test_the_return_visit_form_offers_a_choice_and_passes_anything_else_on():
-    assert pages.return_visit_payload(MultiDict({"satisfied": "yes", "notes": " 已回访 "})) == {
+    assert forms.return_visit_payload(MultiDict({"satisfied": "yes", "notes": " 已回访 "})) == {
         "satisfied": True,
         "notes": "已回访",
     }
-    assert pages.return_visit_payload(MultiDict({"satisfied": "no"}))["satisfied"] is False
+    assert forms.return_visit_payload(MultiDict({"satisfied": "no"}))["satisfied"] is False
     # nothing chosen: the service names the field
-    assert pages.return_visit_payload(MultiDict({}))["satisfied"] is None
+    assert forms.return_visit_payload(MultiDict({}))["satisfied"] is None
 
 
 def test_the_return_visit_form_shows_only_where_one_is_owed_and_to_case_workers():
     owed = {"requires_return_visit": True}
-    assert pages.offered_actions({"role": "window_staff"}, owed) == ["return-visit"]
-    assert pages.offered_actions({"role": "operator"}, owed) == []
-    assert pages.offered_actions({"role": "officer"}, {"requires_return_visit": False}) == []
+    assert case_actions.offered_actions({"role": "window_staff"}, owed) == ["return-visit"]
+    assert case_actions.offered_actions({"role": "operator"}, owed) == []
+    assert case_actions.offered_actions({"role": "officer"}, {"requires_return_visit": False}) == []
 
 
 def test_the_classify_form_sends_type_reason_and_complexity():
     form = MultiDict({"type": "pending", "reason": " 职责不清 ", "complex": "on"})
-    assert pages.classify_payload(form) == {
+    assert forms.classify_payload(form) == {
         "type": "pending",
         "reason": "职责不清",
         "complex": True,
     }
-    assert pages.classify_payload(MultiDict({}))["type"] is None
+    assert forms.classify_payload(MultiDict({}))["type"] is None
 
 
 def test_only_the_officer_is_offered_classification_and_only_before_it():
     registered = {"status": "registered"}
-    assert "classify" in pages.offered_actions({"role": "officer"}, registered)
-    assert "classify" not in pages.offered_actions({"role": "bureau"}, registered)
-    assert "classify" not in pages.offered_actions({"role": "officer"}, {"status": "classified"})
+    unclassified = {"allowed_actions": ["classify"], "acting_roles": ["officer"]}
+    classified = {"allowed_actions": ["reply"], "acting_roles": ["officer"]}
+    offered = case_actions.offered_actions
+    assert "classify" in offered({"role": "officer"}, registered, unclassified)
+    assert "classify" not in offered({"role": "bureau"}, registered, unclassified)
+    assert "classify" not in offered({"role": "officer"}, {"status": "classified"}, classified)
 
 
 def test_a_no_fault_finding_needs_no_staff_member():
-    assert pages.finding_payload(MultiDict({"finding": "无过错", "no_fault": "on"})) == {
+    assert forms.finding_payload(MultiDict({"finding": "无过错", "no_fault": "on"})) == {
         "finding": "无过错",
         "no_fault": True,
     }
-    payload = pages.finding_payload(
+    payload = forms.finding_payload(
         MultiDict({"finding": "态度生硬", "staff_id": "S0001", "cause": "attitude"})
     )
     assert payload == {
@@ -156,10 +159,10 @@ def test_a_no_fault_finding_needs_no_staff_member():
 
 
 def test_supervisors_and_the_bureau_see_scores_and_everyone_their_own_record():
-    menu = dict(pages.menu_for({"id": "S0006", "role": "supervisor", "site": None}))
+    menu = dict(common.menu_for({"id": "S0006", "role": "supervisor", "site": None}))
     assert "/investigations" in menu and "/departments/scores" in menu
     assert "/staff/S0006/record" in menu
-    staff_menu = dict(pages.menu_for({"id": "S0001", "role": "window_staff", "site": "HALL"}))
+    staff_menu = dict(common.menu_for({"id": "S0001", "role": "window_staff", "site": "HALL"}))
     assert "/investigations" not in staff_menu and "/departments/scores" not in staff_menu
     assert "/reports" in staff_menu and "/refusals" in staff_menu and "/practices" in staff_menu
     assert (
@@ -172,9 +175,9 @@ def test_supervisors_and_the_bureau_see_scores_and_everyone_their_own_record():
 
 def test_a_deadline_is_named_by_its_type_and_stage():
     assert (
-        pages.deadline_label({"kind": "pending_reply", "stage": "reply"}) == "暂时办不了·答复期限"
+        common.deadline_label({"kind": "pending_reply", "stage": "reply"}) == "暂时办不了·答复期限"
     )
-    assert pages.deadline_label({"kind": "hard_resolution", "stage": "resolution"}) == (
+    assert common.deadline_label({"kind": "hard_resolution", "stage": "resolution"}) == (
         "不好办·办结期限"
     )
-    assert pages.deadline_label({"kind": "assignment", "stage": None}) == "联席会议分工"
+    assert common.deadline_label({"kind": "assignment", "stage": None}) == "联席会议分工"

@@ -1,7 +1,7 @@
 """The templates render what people need to see, in Chinese, and escape what they typed."""
 
 from services.common.errors import Forbidden
-from services.gateway.routes import pages
+from services.gateway.pages import common
 
 STAFF = {"id": "S0001", "name": "王雅婷", "role": "window_staff", "site": "HALL"}
 SITES = [
@@ -52,7 +52,7 @@ def body(response) -> str:
 
 
 def test_a_refused_registration_keeps_every_value_and_shows_the_error_by_its_field():
-    response = pages.render(
+    response = common.render(
         "cases/new.html",
         STAFF,
         status=422,
@@ -90,7 +90,7 @@ def test_the_case_page_shows_the_masked_number_the_repeat_visit_and_the_timeline
         }
     ]
     html = body(
-        pages.render(
+        common.render(
             "cases/detail.html",
             STAFF,
             case={**CASE, "deadlines": [], "timeline": timeline},
@@ -106,7 +106,7 @@ def test_the_case_page_shows_the_masked_number_the_repeat_visit_and_the_timeline
 
 def test_the_printed_registration_form_has_the_boxes_and_the_signatures():
     html = body(
-        pages.render(
+        common.render(
             "cases/print.html",
             STAFF,
             case={**CASE, "type": "pending"},
@@ -121,7 +121,7 @@ def test_the_printed_registration_form_has_the_boxes_and_the_signatures():
 
 
 def test_a_refusal_is_a_chinese_page_with_its_status():
-    response = pages.render(
+    response = common.render(
         "error.html",
         STAFF,
         status=403,
@@ -153,7 +153,7 @@ def test_an_open_investigation_has_its_form_and_a_refused_finding_keeps_its_erro
         "finding": {"finding": "属实", "no_fault": False, "staff_id": "S0001", "cause": "attitude"},
     }
     html = body(
-        pages.render(
+        common.render(
             "accountability/investigations.html",
             SUPERVISOR,
             items=[open_one, done],
@@ -196,7 +196,9 @@ def test_the_staff_record_and_the_scores_show_strikes_sanctions_and_each_deducti
         ],
     }
     html = body(
-        pages.render("accountability/staff_record.html", SUPERVISOR, record=record, staff_name="王")
+        common.render(
+            "accountability/staff_record.html", SUPERVISOR, record=record, staff_name="王"
+        )
     )
     assert "第 1 次" in html and "谈话提醒" in html and "扣发奖金" in html
     scores = {
@@ -220,5 +222,5 @@ def test_the_staff_record_and_the_scores_show_strikes_sanctions_and_each_deducti
             }
         ],
     }
-    html = body(pages.render("accountability/scores.html", SUPERVISOR, scores=scores))
+    html = body(common.render("accountability/scores.html", SUPERVISOR, scores=scores))
     assert "−2：无正当理由缺席联席会议" in html and "已撤销" in html

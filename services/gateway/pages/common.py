@@ -1,0 +1,222 @@
+"""What every staff page shares: the Jinja environment, the menu, rendering and the ``page``
+decorator that turns any error into a Chinese page.
+
+Labels come from :mod:`services.common.vocabulary` (one code → 中文 table for the whole system);
+the error mapping is the API's own (:func:`services.gateway.http.as_user_error`), so a page and
+the API answer the same failure with the same status.
+"""
+
+import functools
+import time
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import jinja2
+from werkzeug.wrappers import Response
+
+from services.common import errors, vocabulary
+from services.common.auth import sees_all_sites
+from services.common.config import service_setting
+from services.gateway.base import GatewayBase
+from services.gateway.forms import form_state
+from services.gateway.http import HTTP_SECONDS, TOKEN_COOKIE, as_user_error, retry_after
+from services.gateway.roles import ACTORS, MEETING_READERS, REGISTRARS, SCORE_READERS
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+DEFAULT_TZ = "Asia/Shanghai"
+PAGE_SIZE = 50
+DEADLINE_BATCH = 200  # the most cases coordination's deadlines_of_cases takes at once
+# what a service refuses in a form: the page comes back filled in, the error by its field
+FORM_REFUSALS = (errors.InvalidField, errors.Conflict)
+ERROR_TITLES = {
+    403: "无权访问",
+    404: "未找到",
+    409: "状态不允许",
+    500: "系统内部错误",
+    503: "服务暂时不可用",
+}
+
+
+def local_time(value, fmt: str = "%Y-%m-%d %H:%M", tz: str = DEFAULT_TZ) -> str:
+    """An ISO 8601 time (as RPC hands it over) shown in the hall's time zone."""
+    if not value:
+        return ""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(ZoneInfo(tz))
+    return moment.strftime(fmt)
+
+
+def deadline_label(deadline: dict) -> str:
+    """``pending_reply`` → 暂时办不了·答复期限 (kinds are ``<type>_<stage>``)."""
+    if deadline.get("kind") == "assignment":
+        return "联席会议分工"
+    case_type = str(deadline.get("kind") or "").split("_", 1)[0]
+    stage = deadline.get("stage")
+    if case_type in vocabulary.TYPE_LABELS and stage in vocabulary.STAGE_LABELS:
+        return f"{vocabulary.TYPE_LABELS[case_type]}·{vocabulary.STAGE_LABELS[stage]}"
+    return str(deadline.get("kind") or "")
+
+
+def this_month(tz: str = DEFAULT_TZ) -> str:
+    return datetime.now(ZoneInfo(tz)).strftime("%Y-%m")
+
+
+def names(items: list[dict], key: str = "code") -> dict:
+    """Reference data (sites, departments, matters, staff) as code → Chinese name."""
+    return {item[key]: item["name"] for item in items}
+
+
+def _labels(table):
+    return functools.partial(vocabulary.label, table)
+
+
+ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=jinja2.select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+ENVIRONMENT.filters.update(
+    local_time=local_time,
+    deadline_label=deadline_label,
+    role=_labels(vocabulary.ROLE_LABELS),
+    status=_labels(vocabulary.STATE_LABELS),
+    case_type=_labels(vocabulary.TYPE_LABELS),
+    channel=_labels(vocabulary.CHANNEL_LABELS),
+    applicant_kind=_labels(vocabulary.APPLICANT_KIND_LABELS),
+    service=_labels(vocabulary.SERVICE_LABELS),
+    cause=_labels(vocabulary.CAUSE_LABELS),
+    sanction=_labels(vocabulary.SANCTION_LABELS),
+    sanction_status=_labels(vocabulary.SANCTION_STATUS_LABELS),
+    measure=_labels(vocabulary.MEASURE_LABELS),
+    outcome=_labels(vocabulary.OUTCOME_LABELS),
+    finding_status=_labels(vocabulary.FINDING_STATUS_LABELS),
+    appeal_status=_labels(vocabulary.APPEAL_STATUS_LABELS),
+)
+# the tables the forms' choices are built from
+ENVIRONMENT.globals.update(
+    STATUS_LABELS=vocabulary.STATE_LABELS,
+    TYPE_LABELS=vocabulary.TYPE_LABELS,
+    CHANNEL_LABELS=vocabulary.CHANNEL_LABELS,
+    APPLICANT_KIND_LABELS=vocabulary.APPLICANT_KIND_LABELS,
+    CAUSE_LABELS=vocabulary.CAUSE_LABELS,
+    MEASURE_LABELS=vocabulary.MEASURE_LABELS,
+    OUTCOME_LABELS=vocabulary.OUTCOME_LABELS,
+)
+
+
+def menu_for(user: dict | None) -> list[tuple[str, str]]:
+    """The navigation a role sees: only pages it may open."""
+    if user is None:
+        return []
+    role = user["role"]
+    items = [("/", "工作台")]
+    if role in REGISTRARS:
+        items.append(("/cases/new", "登记事项"))
+    if role in ACTORS:
+        items.append(("/queue", "待办队列"))
+    items.append(("/cases", "本场所事项" if not sees_all_sites(user) else "全部事项"))
+    items.append(("/cases/mine", "我首接的事项"))
+    if role in MEETING_READERS:
+        items.append(("/meetings", "联席会议"))
+    items.append(("/refusals", "不能办答复"))
+    items.append(("/practices", "常态化做法"))
+    if role == "supervisor":
+        items.append(("/investigations", "责任调查"))
+        items.append(("/appeals", "申诉与确认"))
+    if role in SCORE_READERS:
+        items.append(("/departments/scores", "部门考核"))
+    items.append((f"/staff/{user['id']}/record", "我的记录"))
+    items.append(("/reports", "月度汇总"))
+    return items
+
+
+def render(template: str, user: dict | None, status: int = 200, **context) -> Response:
+    """A template as an HTML response, with the menu of ``user``'s role."""
+    context.setdefault("forms", {})  # no form refused yet
+    html = ENVIRONMENT.get_template(template).render(user=user, menu=menu_for(user), **context)
+    return Response(
+        html,
+        status=status,
+        mimetype="text/html",
+        headers={
+            # pages show personal data: never cache them, never frame them
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def redirect(location: str, status: int = 303) -> Response:
+    return Response("", status=status, headers={"Location": location})
+
+
+def refused(form, error: errors.BanchengError, key) -> dict:
+    """A page's arguments to show the form ``key`` again after the service refused it."""
+    return {"forms": {key: form_state(form, error)}, "status": error.status}
+
+
+def page(route: str):
+    """Wrap a page: a missing login goes to the login page, other errors become Chinese pages."""
+
+    def decorator(method):
+        @functools.wraps(method)
+        def handle(self, request, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                response = method(self, request, *args, **kwargs)
+            except errors.Unauthorized:
+                target = request.full_path.rstrip("?") if request.method == "GET" else "/"
+                response = redirect(f"/login?next={quote(target, safe='/')}")
+                response.delete_cookie(TOKEN_COOKIE, path="/")
+            except Exception as error:  # one mapping for pages and API (gateway.http)
+                response = self._error_page(request, as_user_error(error, request, route))
+            HTTP_SECONDS.labels(request.method, route, response.status_code).observe(
+                time.perf_counter() - started
+            )
+            return response
+
+        return handle
+
+    return decorator
+
+
+class PageBase(GatewayBase):
+    """What the page groups share (no entrypoints)."""
+
+    def _page_user(self, request) -> dict | None:
+        try:
+            return self._user(request)
+        except errors.Unauthorized:
+            return None
+
+    def _error_page(self, request, error: errors.BanchengError) -> Response:
+        # the user is read from the token alone: an error page must not need a service
+        response = render(
+            "error.html",
+            self._page_user(request),
+            status=error.status,
+            title=ERROR_TITLES.get(error.status, "请求有误"),
+            error=error,
+        )
+        response.headers.extend(retry_after(error))
+        return response
+
+    @property
+    def _tz(self) -> str:
+        return service_setting(self.config, "TIMEZONE", DEFAULT_TZ)
+
+    def _staff_names(self) -> dict:
+        return names(self.intake.staff(None), key="id")
+
+    def _deadlines_of(self, case_nos: list[str]) -> dict[str, list[dict]]:
+        """Each case's deadlines from coordination: one call per 200 cases (its limit)."""
+        batches = [
+            case_nos[i : i + DEADLINE_BATCH] for i in range(0, len(case_nos), DEADLINE_BATCH)
+        ]
+        replies = [self.coordination.deadlines_of_cases.call_async(batch) for batch in batches]
+        return {case_no: found for reply in replies for case_no, found in reply.result().items()}
