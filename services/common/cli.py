@@ -1,31 +1,110 @@
-"""Operator commands: ``python -m services.common.cli migrate | seed DIR``."""
+"""Operator commands: ``python -m services.common.cli migrate | seed DIR | dead-letters ...``."""
 
 import argparse
+import logging
 import sys
+import warnings
+from zoneinfo import ZoneInfo
 
-from services.common.config import load_config
+from services.common import event_queues
+from services.common.config import load_config, service_setting
 from services.common.migrations import migrate_all
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.common.cli")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("migrate", help="create the database if needed and migrate every schema")
+    commands.add_parser(
+        "migrate",
+        help="create the database if needed, migrate every schema and the event queues",
+    )
     seed = commands.add_parser("seed", help="load a district's reference data (idempotent)")
     seed.add_argument("directory", nargs="?", default="deploy/seed/xuanwu")
+    _dead_letter_commands(commands)
     args = parser.parse_args(argv)
+    # pika warns of every channel the broker closes, and probing for a queue closes one;
+    # the services' modules (read for their event queues) import eventlet, which warns too
+    logging.getLogger("pika").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Eventlet is deprecated")
 
-    database_url = load_config()["DATABASE_URL"]
+    config = load_config()
+    database_url = config["DATABASE_URL"]
     if args.command == "migrate":
         for schema, applied in migrate_all(database_url).items():
             print(f"{schema}: {', '.join(applied) if applied else 'up to date'}")
+        queues = [
+            q for cls in event_queues.consuming_services() for q in event_queues.event_queues(cls)
+        ]
+        for line in event_queues.migrate(config["AMQP_URI"], config, queues):
+            print(line)
     elif args.command == "seed":
         from services.intake.seed import load_seed
 
         migrate_all(database_url)
         counts = load_seed(database_url, args.directory)
         print("seeded " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    elif args.command == "dead-letters":
+        return _dead_letters(args, config)
     return 0
+
+
+# -- dead letters ----------------------------------------------------------------------------
+
+CONSUMERS = tuple(event_queues.CONSUMING_SERVICES)
+
+
+def _dead_letter_commands(commands) -> None:
+    dead = commands.add_parser("dead-letters", help="list or re-publish poison events")
+    actions = dead.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="what waits in the dead-letter queues, and why")
+    listing.add_argument("--service", choices=CONSUMERS, help="one service (default: all)")
+    listing.add_argument("--limit", type=int, default=1000, help="at most this many per service")
+    again = actions.add_parser(
+        "republish", help="send dead letters back to their queue (after a fix)"
+    )
+    again.add_argument("--service", choices=CONSUMERS, help="one service (default: all)")
+    which = again.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", action="append", dest="ids", help="an event id (repeatable)")
+    which.add_argument("--all", action="store_true", help="every dead letter")
+
+
+def _dead_letters(args, config) -> int:
+    import pika.exceptions
+
+    services = [args.service] if args.service else list(CONSUMERS)
+    try:
+        return _dead_letter_action(args, config, services)
+    except pika.exceptions.AMQPConnectionError as error:
+        print(f"cannot reach RabbitMQ ({type(error).__name__}): is it running?", file=sys.stderr)
+        return 2
+
+
+def _dead_letter_action(args, config, services: list[str]) -> int:
+    from services.common import dead_letters
+
+    amqp_uri = config["AMQP_URI"]
+    if args.action == "list":
+        zone = ZoneInfo(service_setting(config, "TIMEZONE", "Asia/Shanghai"))
+        letters = dead_letters.list_dead_letters(amqp_uri, services, args.limit)
+        if letters:
+            print("service\tid\ttype\tsource\treason ×deaths\tfirst dead-lettered\tproblem")
+        for letter in letters:
+            since = (
+                letter.first_death_at.astimezone(zone).isoformat() if letter.first_death_at else "-"
+            )
+            print(
+                f"{letter.service}\t{letter.id}\t{letter.event_type or '-'}\t{letter.source or '-'}"
+                f"\t{letter.reason} ×{letter.deaths}\t{since}\t{letter.problem or '-'}"
+            )
+        print(f"{len(letters)} dead letter(s) in {', '.join(services)}")
+        return 0
+    sent, missing = dead_letters.republish(amqp_uri, services, None if args.all else set(args.ids))
+    for letter in sent:
+        print(f"republished {letter.id} ({letter.event_type}) to {letter.queue}")
+    print(f"{len(sent)} dead letter(s) re-published")
+    for event_id in missing:
+        print(f"not re-published (not found, or its queue is gone): {event_id}", file=sys.stderr)
+    return 1 if missing else 0
 
 
 if __name__ == "__main__":
