@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 import uuid
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -112,12 +113,11 @@ def alerts_for(api: str, department: str) -> list[dict]:
     ]
 
 
-def test_a_real_prometheus_fires_the_overdue_alert_when_a_deadline_passes(
-    promtool, service_config, tmp_path
-):
-    run = uuid.uuid4().hex[:6].upper()
-    department, case_no = f"T{run}", f"XW-P{run}-001"
-    reporting_port, prometheus_port = free_port(), free_port()
+@contextmanager
+def prometheus_scraping(tmp_path, job: str, target_port: int):
+    """A real Prometheus with alerts.yml (no waiting), scraping ``job`` every second; yields
+    its API URL once it has scraped the target."""
+    prometheus_port = free_port()
     rules_without_waiting(tmp_path / "alerts.yml")
     (tmp_path / "prometheus.yml").write_text(
         yaml.safe_dump(
@@ -126,8 +126,8 @@ def test_a_real_prometheus_fires_the_overdue_alert_when_a_deadline_passes(
                 "rule_files": ["alerts.yml"],
                 "scrape_configs": [
                     {
-                        "job_name": "reporting",
-                        "static_configs": [{"targets": [f"127.0.0.1:{reporting_port}"]}],
+                        "job_name": job,
+                        "static_configs": [{"targets": [f"127.0.0.1:{target_port}"]}],
                     }
                 ],
             }
@@ -135,65 +135,127 @@ def test_a_real_prometheus_fires_the_overdue_alert_when_a_deadline_passes(
         encoding="utf-8",
     )
     api = f"http://127.0.0.1:{prometheus_port}/api/v1"
-    config = {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{reporting_port}"}
     log = open(tmp_path / "prometheus.log", "wb")
-    with running(config, ReportingService):
-        prometheus = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{prometheus_port}",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
+    prometheus = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{prometheus_port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    try:
+        wait_for(lambda: query(api, f'up{{job="{job}"}} == 1'), timeout=30, interval=0.3)
+        yield api
+    finally:
+        prometheus.terminate()
         try:
+            prometheus.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            prometheus.kill()
+            prometheus.wait(timeout=5)
+        log.close()
 
-            def reporting_scraped():
-                try:
-                    result = requests.get(
-                        f"{api}/query", params={"query": 'up{job="reporting"} == 1'}, timeout=2
-                    ).json()
-                except requests.RequestException:
-                    return False
-                return bool(result["data"]["result"])
 
-            wait_for(reporting_scraped, timeout=30, interval=0.3)
-            time.sleep(2.5)  # two rule evaluations after a successful scrape
-            assert alerts_for(api, department) == [], "inactive before the deadline passes"
+def query(api: str, expression: str) -> list:
+    """The instant vector of ``expression`` (empty while Prometheus is not answering)."""
+    try:
+        answer = requests.get(f"{api}/query", params={"query": expression}, timeout=2).json()
+    except requests.RequestException:
+        return []
+    return answer["data"]["result"]
 
-            exchange = get_event_exchange("coordination", config)
-            publisher = Publisher(config["AMQP_URI"], declare=[exchange], delivery_mode=PERSISTENT)
-            deadline = {
-                "case_no": case_no,
-                "deadline_id": f"D{run}",
-                "kind": "reply",
-                "due_at": "2026-03-04T18:00:00+08:00",
-                "working_days": 3,
-                "provisional": False,
-                "department": department,
-                "site": "HALL",
-            }
-            for event_type in ("deadline_set", "deadline_breached"):
-                event = new_event(
-                    event_type, deadline, source_service="coordination", source_site="HALL"
-                )
-                publisher.publish(event, exchange=exchange, routing_key=event_type)
 
-            firing = wait_for(
-                lambda: [a for a in alerts_for(api, department) if a["state"] == "firing"],
-                timeout=30,
-                interval=0.3,
+def test_a_real_prometheus_fires_the_overdue_alert_when_a_deadline_passes(
+    promtool, service_config, tmp_path
+):
+    run = uuid.uuid4().hex[:6].upper()
+    department, case_no = f"T{run}", f"XW-P{run}-001"
+    reporting_port = free_port()
+    config = {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{reporting_port}"}
+    with (
+        running(config, ReportingService),
+        prometheus_scraping(tmp_path, "reporting", reporting_port) as api,
+    ):
+        time.sleep(2.5)  # two rule evaluations after a successful scrape
+        assert alerts_for(api, department) == [], "inactive before the deadline passes"
+
+        exchange = get_event_exchange("coordination", config)
+        publisher = Publisher(config["AMQP_URI"], declare=[exchange], delivery_mode=PERSISTENT)
+        deadline = {
+            "case_no": case_no,
+            "deadline_id": f"D{run}",
+            "kind": "reply",
+            "due_at": "2026-03-04T18:00:00+08:00",
+            "working_days": 3,
+            "provisional": False,
+            "department": department,
+            "site": "HALL",
+        }
+        for event_type in ("deadline_set", "deadline_breached"):
+            event = new_event(
+                event_type, deadline, source_service="coordination", source_site="HALL"
             )
-            assert firing[0]["labels"]["site"] == "HALL"
-            assert firing[0]["labels"]["kind"] == "reply"
-            assert case_no not in str(firing), "no case number is a label"
-        finally:
-            prometheus.terminate()
-            try:
-                prometheus.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                prometheus.kill()
-                prometheus.wait(timeout=5)
-            log.close()
+            publisher.publish(event, exchange=exchange, routing_key=event_type)
+
+        firing = wait_for(
+            lambda: [a for a in alerts_for(api, department) if a["state"] == "firing"],
+            timeout=30,
+            interval=0.3,
+        )
+        assert firing[0]["labels"]["site"] == "HALL"
+        assert firing[0]["labels"]["kind"] == "reply"
+        assert case_no not in str(firing), "no case number is a label"
+
+
+def test_a_real_prometheus_fires_the_dead_letter_alert_for_a_poison_event(
+    promtool, service_config, tmp_path
+):
+    """Only reporting consumes accountability's finding_recorded: one without its case number
+    is dead-lettered by reporting, and the alert names the service and the type."""
+    reporting_port = free_port()
+    config = {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{reporting_port}"}
+    labels = 'service="reporting",event_type="finding_recorded",reason="invalid"'
+
+    def dead_letter_alerts(api):
+        alerts = requests.get(f"{api}/alerts", timeout=5).json()["data"]["alerts"]
+        return [
+            alert
+            for alert in alerts
+            if alert["labels"].get("alertname") == "BanchengEventDeadLettered"
+            and alert["labels"].get("event_type") == "finding_recorded"
+        ]
+
+    with (
+        running(config, ReportingService),
+        prometheus_scraping(tmp_path, "reporting", reporting_port) as api,
+    ):
+        # the counter is scraped at zero first, so the dead letter is an increase
+        wait_for(lambda: query(api, f"bancheng_events_dead_lettered_total{{{labels}}}"), timeout=30)
+        before = float(
+            query(api, f"bancheng_events_dead_lettered_total{{{labels}}}")[0]["value"][1]
+        )
+        exchange = get_event_exchange("accountability", config)
+        poison = new_event(
+            "finding_recorded",
+            {"investigation_id": 1, "cause": "attitude"},
+            source_service="accountability",
+            source_site="HALL",
+        )
+        Publisher(config["AMQP_URI"], declare=[exchange], delivery_mode=PERSISTENT).publish(
+            poison, exchange=exchange, routing_key="finding_recorded"
+        )
+        wait_for(
+            lambda: query(api, f"bancheng_events_dead_lettered_total{{{labels}}} > {before}"),
+            timeout=30,
+            interval=0.3,
+        )
+        firing = wait_for(
+            lambda: [a for a in dead_letter_alerts(api) if a["state"] == "firing"],
+            timeout=30,
+            interval=0.3,
+        )
+    assert firing[0]["labels"]["service"] == "reporting"
+    assert firing[0]["labels"]["reason"] == "invalid"
