@@ -45,52 +45,51 @@ def log_event(cur, event: dict) -> bool:
 # --------------------------------------------------------------------------- rows
 
 
-def case_for_update(cur, case_no: str) -> dict:
-    """The case row, locked for this transaction (an empty row when it is new)."""
+# the read models with one row per thing: table -> (key column, columns)
+ROWS = {"cases": ("case_no", CASE_FIELDS), "joint_meetings": ("meeting_id", MEETING_FIELDS)}
+
+
+def _row_for_update(cur, table: str, key) -> dict:
+    """A row made blank if it is new (so two consumers serialise on it), then locked."""
+    key_column, columns = ROWS[table]
     cur.execute(
-        "INSERT INTO reporting.cases (case_no) VALUES (%s) ON CONFLICT (case_no) DO NOTHING",
-        (case_no,),
+        f"INSERT INTO reporting.{table} ({key_column}) VALUES (%s) "
+        f"ON CONFLICT ({key_column}) DO NOTHING",
+        (key,),
     )
     cur.execute(
-        f"SELECT {', '.join(CASE_FIELDS)} FROM reporting.cases WHERE case_no = %s FOR UPDATE",
-        (case_no,),
+        f"SELECT {', '.join(columns)} FROM reporting.{table} WHERE {key_column} = %s FOR UPDATE",
+        (key,),
     )
     return cur.fetchone()
+
+
+def _save_row(cur, table: str, row: dict) -> None:
+    key_column, columns = ROWS[table]
+    assignments = ", ".join(f"{name} = %({name})s" for name in columns if name != key_column)
+    cur.execute(
+        f"UPDATE reporting.{table} SET {assignments} WHERE {key_column} = %({key_column})s", row
+    )
+
+
+def case_for_update(cur, case_no: str) -> dict:
+    """The case row, locked for this transaction (an empty row when it is new)."""
+    return _row_for_update(cur, "cases", case_no)
 
 
 def save_case(cur, case: dict) -> None:
     """Write every field of a case row taken with :func:`case_for_update`."""
-    columns = [name for name in CASE_FIELDS if name != "case_no"]
-    cur.execute(
-        f"UPDATE reporting.cases SET {', '.join(f'{name} = %({name})s' for name in columns)} "
-        "WHERE case_no = %(case_no)s",
-        {**case, "deadlines": Jsonb(case["deadlines"])},
-    )
+    _save_row(cur, "cases", {**case, "deadlines": Jsonb(case["deadlines"])})
 
 
 def meeting_for_update(cur, meeting_id: str) -> dict:
     """The joint meeting's row, locked for this transaction (an empty row when it is new)."""
-    cur.execute(
-        "INSERT INTO reporting.joint_meetings (meeting_id) VALUES (%s) "
-        "ON CONFLICT (meeting_id) DO NOTHING",
-        (meeting_id,),
-    )
-    cur.execute(
-        f"SELECT {', '.join(MEETING_FIELDS)} FROM reporting.joint_meetings "
-        "WHERE meeting_id = %s FOR UPDATE",
-        (meeting_id,),
-    )
-    return cur.fetchone()
+    return _row_for_update(cur, "joint_meetings", meeting_id)
 
 
 def save_meeting(cur, meeting: dict) -> None:
     """Write every field of a meeting row taken with :func:`meeting_for_update`."""
-    columns = [name for name in MEETING_FIELDS if name != "meeting_id"]
-    cur.execute(
-        f"UPDATE reporting.joint_meetings SET {', '.join(f'{n} = %({n})s' for n in columns)} "
-        "WHERE meeting_id = %(meeting_id)s",
-        meeting,
-    )
+    _save_row(cur, "joint_meetings", meeting)
 
 
 def add_counts(cur, deltas: dict) -> None:
