@@ -17,6 +17,8 @@ import random
 import socket
 import statistics
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -109,6 +111,17 @@ class Sandbox:
 
     def nameko_config(self) -> dict:
         return {**self.config, "DATABASE_URL": self.database_url, "AMQP_URI": self.amqp_uri}
+
+
+def concurrently(client: Callable[[], None], clients: int) -> float:
+    """Run ``client`` in ``clients`` threads at once; the seconds until the last one ended."""
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
 
 
 def free_port_block(size: int = 40) -> int:

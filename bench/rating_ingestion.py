@@ -15,7 +15,7 @@ import psycopg
 import requests
 import yaml
 
-from bench.harness import SEED_DIR, Row, running_system
+from bench.harness import SEED_DIR, Row, concurrently, running_system
 
 LEVELS = (5,) * 60 + (4,) * 25 + (3,) * 10 + (2,) * 3 + (1,) * 2  # a realistic mix: 5 % bad
 SMALL = {"batches": 3, "batch_size": 200, "clients": 2}
@@ -88,14 +88,9 @@ def post_batches(
                 else:
                     totals["errors"] += 1
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    seconds = concurrently(client, clients)
     assert totals["errors"] == 0, totals
-    return time.perf_counter() - started, totals["accepted"], totals["cases"]
+    return seconds, totals["accepted"], totals["cases"]
 
 
 def raw_copy_seconds(database_url: str) -> tuple[float, int]:

@@ -15,7 +15,14 @@ import psycopg
 import requests
 from stdnum.cn import ric
 
-from bench.harness import Row, peak_rss_mb, running_system, summarize_latencies, whole_system
+from bench.harness import (
+    Row,
+    concurrently,
+    peak_rss_mb,
+    running_system,
+    summarize_latencies,
+    whole_system,
+)
 from services.common import localrun
 
 CONSUMERS = 3
@@ -86,13 +93,8 @@ def _run_clients(
                 else:
                     failures[0] += 1
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return latencies, time.perf_counter() - started, failures[0]
+    seconds = concurrently(client, clients)
+    return latencies, seconds, failures[0]
 
 
 def _id_number(seed: int) -> str:
