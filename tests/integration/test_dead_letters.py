@@ -6,9 +6,11 @@ were declared with — meet no other test's.
 
 import json
 import uuid
+from urllib.parse import quote, urlsplit
 
 import pika
 import pytest
+import requests
 from prometheus_client import REGISTRY
 
 from services.common import cli, dead_letters, event_queues, sandbox
@@ -319,3 +321,34 @@ def test_migration_moves_what_waits_in_a_legacy_classic_queue_and_keeps_it_when_
     with running(raised, ReportingService):
         wait_for(lambda: handled(db, "reporting", waiting_event["id"]))
         wait_for(lambda: handled(db, "reporting", later_event["id"]))
+
+
+def close_connections(config) -> int:
+    """Close every client connection of the test's vhost, as a lost link would."""
+    parts = urlsplit(BASE_CONFIG["RABBIT_MANAGEMENT_URL"])
+    api = f"{parts.scheme}://{parts.hostname}:{parts.port}/api"
+    auth = (parts.username or "guest", parts.password or "guest")
+    vhost = quote(urlsplit(config["AMQP_URI"]).path.lstrip("/"), safe="")
+    connections = requests.get(f"{api}/vhosts/{vhost}/connections", auth=auth, timeout=5).json()
+    for connection in connections:
+        name = quote(connection["name"], safe="")
+        requests.delete(f"{api}/connections/{name}", auth=auth, timeout=5)
+    return len(connections)
+
+
+def test_the_event_consumer_reconnects_after_losing_its_connection_and_still_dead_letters(
+    vhost_config, db
+):
+    config = vhost_config
+    good = new_event(
+        "case_registered",
+        registration(f"XW-DLQ-{uuid.uuid4().hex[:8]}"),
+        source_service="intake",
+        source_site="HALL",
+    )
+    with running(config, ReportingService):
+        wait_for(lambda: close_connections(config) > 0)
+        publish(config, "intake", "case_registered", {"not": "an envelope"})
+        publish(config, "intake", "case_registered", good)
+        wait_for(lambda: handled(db, "reporting", good["id"]), timeout=20)
+        wait_for(lambda: len(waiting(config, "reporting")) == 1, timeout=20)
