@@ -64,12 +64,19 @@ class FakeUnitOfWork:
             return
         with self.begin():
             self.handled_event_ids.add(event["id"])
-            yield self
+            try:
+                yield self
+            except BaseException:  # rolled back with the handler's writes: handled again later
+                self.handled_event_ids.discard(event["id"])
+                raise
 
     def record(self, decision: Decision) -> dict:
         assert self._pending is not None, "a decision is recorded inside a transaction"
         self._pending.append(decision)
         return {"id": str(uuid.uuid4()), "type": decision.event_type, "data": decision.data}
+
+    def record_all(self, decisions: list[Decision]) -> list[dict]:
+        return [self.record(decision) for decision in decisions]
 
     def note(self, case_no: str, actor: str | None, kind: str, text: str, data=None) -> None:
         assert self._pending is not None, "a timeline entry is written inside a transaction"

@@ -29,3 +29,13 @@ def test_a_consumed_event_is_handled_once():
             if work is not None:
                 work.record(Decision("case_opened", {}))
     assert [d.event_type for d in uow.committed] == ["case_opened"]
+
+
+def test_a_consumed_event_whose_handler_failed_is_handled_on_redelivery():
+    uow = FakeUnitOfWork(Store())
+    event = {"id": "e-2", "type": "case_registered", "data": {}}
+    with pytest.raises(RuntimeError):
+        with uow.handling_once(event) as work:
+            raise RuntimeError("the database refused")
+    with uow.handling_once(event) as work:
+        assert work is not None
