@@ -6,8 +6,7 @@ from services.common.web import json_response
 from services.gateway.base import GatewayBase
 from services.gateway.http import api
 from services.gateway.openapi import errors, ok
-
-CASE_WORKERS = ("window_staff", "officer", "bureau", "supervisor")
+from services.gateway.roles import CASE_WORKERS
 
 
 class IntakeExtraRoutes(GatewayBase):
