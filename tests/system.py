@@ -1,7 +1,10 @@
 """The running system for end-to-end and browser tests: real processes, as ``make up`` starts
-them, once per test session (a pytest plugin, so every folder shares the one fixture)."""
+them (under the same supervisor), once per test session (a pytest plugin, so every folder
+shares the one fixture). A process that had to be restarted during the session is reported as
+a warning with the supervisor's log: a test may have passed on a crash."""
 
 import os
+import warnings
 
 import pytest
 import requests
@@ -32,7 +35,24 @@ def system(service_config, tmp_path_factory):
         localrun.wait_healthy(started, timeout=60)
         yield started
     finally:
+        restarted = restarts(run_dir)
         localrun.stop(run_dir)
+        if restarted:
+            log = (run_dir / "supervisor.log").read_text(errors="replace")
+            warnings.warn(
+                f"processes of the test system exited and were restarted: {restarted}; "
+                f"their logs are in {run_dir}/\n{log[-2000:]}",
+                stacklevel=1,
+            )
+
+
+def restarts(run_dir) -> dict[str, int]:
+    """How often the supervisor restarted each process of the system in ``run_dir``."""
+    return {
+        state["name"]: state["restarts"]
+        for state in localrun.process_states(run_dir)
+        if state["restarts"]
+    }
 
 
 def login(username: str) -> dict:

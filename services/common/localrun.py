@@ -1,28 +1,38 @@
 """Run the whole system on one machine with the real ``nameko run`` (what ``make up`` does).
 
 ``python -m services.common.localrun up`` migrates, seeds the demo district, starts every
-service (intake twice, to show that instances share the work) and waits until each answers
-``/healthz``; ``down`` stops them. The end-to-end tests start the system through the same
-functions with their own database, vhost and ports.
+service (intake twice, to show that instances share the work) under a supervisor that
+restarts any process that exits (``services.common.supervisor``), and waits until each answers
+``/healthz``; ``status`` shows each process; ``down`` stops the supervisor and every process.
+The end-to-end tests, the benchmarks and the drills start the system through the same
+functions with their own database, vhost and ports, so their system is supervised too.
 """
 
 import argparse
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
-from dataclasses import dataclass
+import uuid
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from services.common import supervisor
 from services.common.config import REPO_ROOT
+from services.common.supervision import format_duration
 
-CONFIG_FILE = REPO_ROOT / "deploy" / "config" / "bancheng.yaml"
-NAMEKO = Path(sys.executable).with_name("nameko")
+CONFIG_FILE = supervisor.CONFIG_FILE
+NAMEKO = supervisor.NAMEKO
 # eventlet's and pkg_resources' deprecation notices would bury what the logs say
 QUIET_WARNINGS = "ignore::DeprecationWarning,ignore::UserWarning"
+START_TIMEOUT_SECONDS = 15.0
+# a supervisor gives its children 10 s to stop; it gets a little more to do that
+SUPERVISOR_STOP_SECONDS = supervisor.STOP_GRACE_SECONDS + 10.0
 
 
 @dataclass(frozen=True)
@@ -52,8 +62,8 @@ def start(
     gateway_port: int = 8000,
     plan: list[Process] | None = None,
 ) -> list[Process]:
-    """Start every process of ``plan`` (default: the whole system) in the background;
-    pids and logs go to ``run_dir``."""
+    """Start every process of ``plan`` (default: the whole system) under a detached supervisor
+    of its own; returns once each has a pid (in ``run_dir/<name>.pid``, logs beside it)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     plan = plan or processes(base_port, gateway_port)
     taken = [process for process in plan if _port_taken(process.port)]
@@ -62,24 +72,44 @@ def start(
         raise RuntimeError(
             "ports already in use: " + ", ".join(f"{p.name} {p.port}" for p in taken)
         )
-    started = []
-    for process in plan:
-        log = open(run_dir / f"{process.name}.log", "ab")
+    for process in plan:  # left by a system that is no longer running
+        for suffix in (".pid", ".state.json"):
+            (run_dir / f"{process.name}{suffix}").unlink(missing_ok=True)
+    token = uuid.uuid4().hex[:8]
+    plan_file = run_dir / f"supervisor-{token}.plan.json"
+    plan_file.write_text(json.dumps([asdict(process) for process in plan]))
+    with open(run_dir / supervisor.LOG_FILE, "ab") as output:
         child = subprocess.Popen(
-            [str(NAMEKO), "run", "--config", str(CONFIG_FILE), process.module],
+            [
+                sys.executable,
+                "-m",
+                "services.common.localrun",
+                "supervise",
+                "--run-dir",
+                str(run_dir),
+                "--plan",
+                str(plan_file),
+            ],
             cwd=REPO_ROOT,
-            env={
-                **env,
-                "WEB_SERVER_ADDRESS": f"127.0.0.1:{process.port}",
-                "INSTANCE": process.name,
-            },
-            stdout=log,
+            env=env,
+            stdout=output,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives the shell (and the make) that started it
         )
-        (run_dir / f"{process.name}.pid").write_text(str(child.pid))
-        started.append(process)
-    return started
+    (run_dir / f"supervisor-{token}.pid").write_text(str(child.pid))
+    _wait_for_pids(run_dir, plan, child.pid)
+    return plan
+
+
+def _wait_for_pids(run_dir: Path, plan: list[Process], supervisor_pid: int) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while not all((run_dir / f"{process.name}.pid").exists() for process in plan):
+        if not _alive(supervisor_pid):
+            raise RuntimeError(f"the supervisor exited at once; see {run_dir}/supervisor.log")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the supervisor started nothing; see {run_dir}/supervisor.log")
+        time.sleep(0.05)
 
 
 def _port_taken(port: int) -> bool:
@@ -104,7 +134,8 @@ def wait_healthy(started: list[Process], timeout: float = 60.0) -> None:
 
 
 def _alive(pid: int) -> bool:
-    """True while ``pid`` runs; reaps it when it is our own exited child (else a zombie lingers)."""
+    """True while ``pid`` runs; reaps it when it is our own exited child (else a zombie lingers).
+    Someone else's exited child that its parent has not reaped yet counts as gone too."""
     try:
         reaped, _ = os.waitpid(pid, os.WNOHANG)
         if reaped:
@@ -115,48 +146,180 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # gone meanwhile, or no /proc: kill() above has answered
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def _runs_bancheng(pid: int) -> bool:
+    """Whether ``pid`` is still one of ours: a pid file outlives its process, and the number
+    may since belong to someone else's (never signal that one)."""
+    if not Path("/proc/self").exists():
+        return _alive(pid)  # no /proc to ask: trust the file
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"nameko" in command or b"services.common.localrun" in command
 
 
 def stop(run_dir: Path) -> list[str]:
-    """Stop every process recorded in ``run_dir`` (SIGTERM, then SIGKILL after 10 s)."""
+    """Stop every supervisor recorded in ``run_dir`` and with it every process it runs (SIGTERM,
+    SIGKILL after 10 s); then anything still recorded there (a supervisor that was killed, or a
+    system started before there were supervisors). Returns the names of the processes."""
     stopped = []
+    for pid_file in sorted(run_dir.glob("supervisor-*.pid")):
+        plan_file = pid_file.with_name(pid_file.stem + ".plan.json")
+        if plan_file.exists():
+            stopped += [item["name"] for item in json.loads(plan_file.read_text())]
+        _terminate(int(pid_file.read_text()), SUPERVISOR_STOP_SECONDS, group=False)
+        pid_file.unlink()
+        plan_file.unlink(missing_ok=True)
     for pid_file in sorted(run_dir.glob("*.pid")):
-        pid = int(pid_file.read_text())
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pid_file.unlink()
-            continue
-        for _ in range(100):
-            if not _alive(pid):
-                break
-            time.sleep(0.1)
-        else:
+        if _terminate(int(pid_file.read_text()), supervisor.STOP_GRACE_SECONDS, group=True):
+            stopped.append(pid_file.stem)
+        pid_file.unlink()
+    for state_file in run_dir.glob("*.state.json"):
+        state_file.unlink()
+    return sorted(set(stopped))
+
+
+def _terminate(pid: int, grace: float, group: bool) -> bool:
+    """SIGTERM ``pid`` (its process group when ``group``), SIGKILL after ``grace`` seconds;
+    False when it was not running."""
+    if not _runs_bancheng(pid):
+        _alive(pid)  # reap it if it is our exited child
+        return False
+    send = os.killpg if group else os.kill
+    try:
+        send(pid, signal.SIGTERM)
+        send(pid, signal.SIGCONT)  # a stopped process must see its SIGTERM
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + grace
+    while _alive(pid):
+        if time.monotonic() > deadline:
             try:
-                os.killpg(pid, signal.SIGKILL)
+                send(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        pid_file.unlink()
-        stopped.append(pid_file.stem)
-    return stopped
+            break
+        time.sleep(0.1)
+    return True
+
+
+# -- what runs ----------------------------------------------------------------------------
+
+
+def process_states(run_dir: Path) -> list[dict]:
+    """What the supervisors of ``run_dir`` say about each process (``<name>.state.json``),
+    with ``supervised``: whether the supervisor that wrote it still runs."""
+    states = []
+    for state_file in sorted(run_dir.glob("*.state.json")):
+        try:
+            state = json.loads(state_file.read_text())
+        except (OSError, ValueError):
+            continue  # being replaced right now; the next look sees it
+        state["supervised"] = _runs_bancheng(state["supervisor"])
+        states.append(state)
+    return sorted(states, key=lambda state: (state["supervisor"], state.get("position", 0)))
+
+
+def health(port: int, timeout: float = 2.0) -> str:
+    """``ok``, ``unhealthy (database)``, or ``no answer``: a process's ``/healthz`` in a word."""
+    url = f"http://127.0.0.1:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        try:
+            body = json.loads(error.read())
+        except ValueError:
+            return f"HTTP {error.code}"
+    except (OSError, ValueError):
+        return "no answer"
+    down = [name for name, value in (body.get("dependencies") or {}).items() if value != "ok"]
+    if body.get("status") == "ok":
+        return "ok"
+    return f"unhealthy ({', '.join(down)})" if down else "unhealthy"
+
+
+def status_table(states: list[dict], healths: dict[str, str], now: float) -> list[str]:
+    """The lines ``make status`` prints: one per process, and how it last exited."""
+    lines = [
+        f"{'process':<15} {'pid':>8} {'port':>6}  {'state':<10} {'restarts':>8} {'uptime':>8}  health"
+    ]
+    for state in states:
+        if not state["supervised"]:
+            shown = "down"  # its supervisor is gone, and the children went with it
+        else:
+            shown = "up" if state["state"] == "up" else "restarting"
+        uptime = format_duration(now - state["started_at"]) if shown == "up" else "-"
+        lines.append(
+            f"{state['name']:<15} {state['pid'] or '-':>8} {state['port']:>6}  {shown:<10} "
+            f"{state['restarts']:>8} {uptime:>8}  {healths.get(state['name'], '-')}"
+        )
+        if state.get("last_exit"):
+            last = state["last_exit"]
+            lines.append(f"{'':<15} last exit: {last['how']} after {last['ran_for']:.1f}s")
+    return lines
+
+
+def print_status(run_dir: Path) -> int:
+    states = process_states(run_dir)
+    if not states:
+        print(f"Bancheng is not running (nothing supervised in {run_dir}/). Start it: make up")
+        return 1
+    healths = {
+        state["name"]: health(state["port"])
+        for state in states
+        if state["supervised"] and state["state"] == "up"
+    }
+    for line in status_table(states, healths, time.time()):
+        print(line)
+    print(f"logs: {run_dir}/*.log   restarts: {run_dir}/{supervisor.LOG_FILE}")
+    return 0 if all(s["supervised"] and s["state"] == "up" for s in states) else 1
+
+
+# -- the command line ---------------------------------------------------------------------
+
+
+def prepare_database(env: dict) -> None:
+    """Migrate every schema and seed the demo district, in the database of ``env``."""
+    for command in (["migrate"], ["seed", str(REPO_ROOT / "deploy" / "seed" / "xuanwu")]):
+        subprocess.run(
+            [sys.executable, "-m", "services.common.cli", *command],
+            check=True,
+            env=env,
+            cwd=REPO_ROOT,
+        )
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.common.localrun")
-    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("command", choices=["up", "down", "status", "supervise"])
     parser.add_argument("--run-dir", default=str(REPO_ROOT / "run"))
+    parser.add_argument("--plan", help="supervise: the plan file written by start()")
     args = parser.parse_args(argv)
     run_dir = Path(args.run_dir)
 
+    if args.command == "supervise":
+        return supervisor.supervise(run_dir, Path(args.plan))
+    if args.command == "status":
+        return print_status(run_dir)
     stop(run_dir)
     if args.command == "down":
         print("Bancheng stopped.")
         return 0
 
     env = {**os.environ, "PYTHONWARNINGS": QUIET_WARNINGS}
-    for command in (["migrate"], ["seed", str(REPO_ROOT / "deploy" / "seed" / "xuanwu")]):
-        subprocess.run([sys.executable, "-m", "services.common.cli", *command], check=True, env=env)
+    prepare_database(env)
     started = start(run_dir, env)
     try:
         wait_healthy(started)
@@ -164,13 +327,13 @@ def main(argv=None) -> int:
         print(f"{error}; logs are in {run_dir}/", file=sys.stderr)
         stop(run_dir)
         return 1
-    print("\nBancheng is up:")
+    print("\nBancheng is up (supervised: a process that exits is restarted):")
     for process in started:
         print(f"  {process.name:<15} http://127.0.0.1:{process.port}/healthz   /metrics")
     print("  pages            http://127.0.0.1:8000/")
     print("  API              http://127.0.0.1:8000/api/v1   (openapi: /api/v1/openapi.json)")
     print("  RabbitMQ UI      http://127.0.0.1:15672/ (guest/guest)")
-    print(f"  logs             {run_dir}/*.log   — stop with: make down")
+    print(f"  logs             {run_dir}/*.log   — see: make status   stop: make down")
     return 0
 
 
