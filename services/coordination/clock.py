@@ -1,10 +1,11 @@
-"""The working-day calendar and the deadline policies as nameko dependencies, and their metrics.
+"""The working-day calendar and the deadline policies as nameko dependencies.
 
 The calendar is the ``chinesecalendar`` package plus the operator's year files in
 ``BANCHENG.CALENDAR_DIR`` (default ``deploy/calendar``). It is loaded when the service starts,
 reloaded by the ``reload_calendar`` RPC, and reloaded by a periodic check whenever a year
 file in the directory is added, changed or removed; a bad file is logged and the previous
-calendar kept, so a typo never stops the deadline clock.
+calendar kept, so a typo never stops the deadline clock. The use cases see both as
+:class:`Rules`.
 """
 
 import logging
@@ -12,32 +13,14 @@ from datetime import time
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider, SharedExtension
-from prometheus_client import Counter, Gauge, Histogram
 
 from services.common.config import REPO_ROOT, service_setting
+from services.common.errors import InvalidField
 from services.common.workdays import WorkingCalendar, load_year_files
-from services.coordination.policies import load_policies
+from services.coordination.metrics import CALENDAR_YEARS
+from services.coordination.policies import Policies, load_policies
 
 log = logging.getLogger(__name__)
-
-PROVISIONAL_DEADLINES = Gauge(
-    "bancheng_provisional_deadlines",
-    "Open deadlines counted on a year nobody loaded (weekends only): load that year's file",
-)
-PROVISIONAL_COMPUTED = Counter(
-    "bancheng_provisional_deadlines_computed_total",
-    "Deadlines computed provisionally because a year was not loaded",
-    ["year"],
-)
-DEADLINE_EVENTS = Counter(
-    "bancheng_deadline_events_total", "Deadline warnings and breaches raised", ["event", "kind"]
-)
-DEADLINE_SCAN_SECONDS = Histogram(
-    "bancheng_deadline_scan_seconds", "Time of one deadline-clock scan (warnings and breaches)"
-)
-CALENDAR_YEARS = Gauge(
-    "bancheng_calendar_last_known_year", "The last year whose official schedule is loaded"
-)
 
 
 def _signature(folder: Path) -> tuple:
@@ -74,6 +57,13 @@ class CalendarHolder(SharedExtension):
         )
         return sorted(schedules)
 
+    def reload(self) -> list[int]:
+        """:meth:`load` for an operator's request: a bad file is a 422 naming it."""
+        try:
+            return self.load()
+        except (ValueError, OSError) as exc:
+            raise InvalidField(f"日历文件有误：{exc}", "calendar") from exc
+
     def reload_if_changed(self) -> bool:
         """Reload when the directory changed; a bad file is logged and the old calendar kept."""
         if _signature(self.folder) == self.signature:
@@ -90,6 +80,8 @@ class CalendarHolder(SharedExtension):
 
 
 class Calendar(DependencyProvider):
+    """The process's :class:`CalendarHolder`, for the entrypoints that reload it."""
+
     holder = CalendarHolder()
 
     def get_dependency(self, worker_ctx):
@@ -101,8 +93,25 @@ class PoliciesHolder(SharedExtension):
         self.policies = load_policies()
 
 
-class DeadlinePolicies(DependencyProvider):
-    holder = PoliciesHolder()
+class Rules:
+    """What deadlines are computed by, as the use cases ask for it (``rules.calendar``,
+    ``rules.policies``): the calendar as loaded at the moment it is read, so a use case
+    that runs after a reload counts on the new year files."""
+
+    def __init__(self, calendar: CalendarHolder, policies: Policies):
+        self._calendar = calendar
+        self.policies = policies
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        return self._calendar.calendar
+
+
+class DeadlineRules(DependencyProvider):
+    """Injects :class:`Rules` on the process's calendar and policies."""
+
+    calendar = CalendarHolder()
+    policies = PoliciesHolder()
 
     def get_dependency(self, worker_ctx):
-        return self.holder.policies
+        return Rules(self.calendar, self.policies.policies)

@@ -7,27 +7,20 @@ a bad field, 403 for a role that may not act) so it can be unit-tested on plain 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from services.common import fields
+from services.common import fields, vocabulary
 from services.common.errors import Conflict, Forbidden, InvalidField
 from services.common.workdays import WorkingCalendar
 
 TYPES = ("cannot", "hard", "refused", "pending")
-TYPE_LABELS = {"cannot": "不能办", "hard": "不好办", "refused": "不给办", "pending": "暂时办不了"}
 MEASURES = ("deferred_materials", "commitment", "video_verification", "data_sharing")
 OUTCOMES = ("done", "explained", "not_done")
-
-STATE_LABELS = {
-    "registered": "已登记",
-    "classified": "已分类",
-    "in_progress": "办理中",
-    "replied": "已答复",
-    "resolved": "已办结",
-    "closed": "已关闭",
-    "archived": "已归档",
-}
+# the words users read, from the one vocabulary (messages and timeline texts name states and types)
+TYPE_LABELS = vocabulary.TYPE_LABELS
+STATE_LABELS = vocabulary.STATE_LABELS
 
 # action -> (states it may start from, state it leads to)
 TRANSITIONS = {
@@ -70,6 +63,21 @@ class CaseFacts:
     explained: bool = False
     measures: int = 0
     minuted: bool = False
+
+
+def facts_of(case: Mapping) -> CaseFacts:
+    """The facts of a case as the store gives it (``measures``/``minuted`` when it counted them)."""
+    return CaseFacts(
+        case_no=case["case_no"],
+        state=case["state"],
+        case_type=case["type"],
+        complex=case["complex"],
+        requires_return_visit=case["requires_return_visit"],
+        return_visit_done=case["return_visit_at"] is not None,
+        explained=case["explanation"] is not None,
+        measures=case.get("measures", 0),
+        minuted=case.get("minuted", False),
+    )
 
 
 # --------------------------------------------------------------------------- state machine
@@ -125,6 +133,23 @@ def check_work(case: CaseFacts, kind: str, required_type: str) -> str | None:
             code="invalid_transition",
         )
     return "in_progress" if case.state == "classified" else None
+
+
+def check_response_allowed(case: CaseFacts) -> None:
+    """A department's answer to a measure is recorded while the case is worked on (409 after)."""
+    if case.state not in WORKING_STATES:
+        raise Conflict(
+            f"事项 {case.case_no} 当前状态为“{STATE_LABELS[case.state]}”，不能记录部门答复",
+            code="invalid_transition",
+        )
+
+
+def check_practice_source(case: Mapping, practice: dict) -> None:
+    """A standard practice comes from a resolved case of the same matter."""
+    if case["resolution"] is None:
+        raise Conflict("只有已办结事项的做法才能推广为常态化做法", code="not_resolved")
+    if case["matter"] != practice["matter"]:
+        raise InvalidField("常态化做法的事项须与来源事项一致", "matter")
 
 
 def acting_roles(case: CaseFacts) -> tuple[str, ...]:
@@ -359,6 +384,12 @@ def check_minutes(payload: dict, departments: list[str], case_nos: list[str]) ->
     }
 
 
+def check_not_minuted(meeting: Mapping) -> None:
+    """A meeting's minutes are recorded once (409 the second time)."""
+    if meeting["minutes"] is not None:
+        raise Conflict(f"联席会议 {meeting['id']} 的纪要已记录", code="already_minuted")
+
+
 def absent_without_reason(attendance: list[dict]) -> list[str]:
     """Departments that stayed away without a valid reason: reported to accountability."""
     return [a["department"] for a in attendance if not a["present"] and not a["valid_reason"]]
@@ -459,3 +490,144 @@ def end_of_day(calendar: WorkingCalendar, due: str | date) -> datetime:
     """A task due on a date is due at that day's closing time in the calendar's zone."""
     day_ = date.fromisoformat(due) if isinstance(due, str) else due
     return datetime.combine(day_, calendar.closing_time, tzinfo=calendar.tz)
+
+
+def policy_deadline(case: Mapping, policy, start_event: str, plan: DeadlinePlan) -> dict:
+    """The deadline ``policy`` gives ``case`` when ``start_event`` starts its clock (to store)."""
+    return {
+        "case_no": case["case_no"],
+        "kind": policy.kind,
+        "stage": policy.stage,
+        "start_event": start_event,
+        "working_days": plan.days,
+        "counting_from": plan.counting_from,
+        "days_to_count": plan.days,
+        "due_at": plan.due_at,
+        "warn_at": plan.warn_at,
+        "warning_share": policy.warning_share,
+        "provisional": plan.provisional,
+        "unknown_years": list(plan.unknown_years),
+        "department": case["department"],
+        "site": case["site"],
+        "pause_events": list(policy.pause_events),
+    }
+
+
+def assignment_deadline(
+    calendar: WorkingCalendar, case: Mapping, meeting_id: int, assignment: dict, now: datetime
+) -> dict:
+    """A joint meeting's task for a department, due at the close of its day (to store)."""
+    due_at = end_of_day(calendar, assignment["due"])
+    return {
+        "case_no": case["case_no"],
+        "kind": "assignment",
+        "due_at": due_at,
+        "warn_at": warn_at(due_at, now, None),
+        "provisional": False,
+        "department": assignment["department"],
+        "site": case["site"],
+        "meeting_id": meeting_id,
+        "task": assignment["task"],
+    }
+
+
+def complex_days(deadline: Mapping, policy) -> int | None:
+    """The longer period a case found especially complex gets for ``deadline`` from its
+    ``policy``; None when nothing changes (no policy, already breached or paused, same days)."""
+    if policy is None or deadline["breached_at"] or deadline["paused_at"]:
+        return None
+    days = policy.days_for(True)
+    return None if days == deadline["working_days"] else days
+
+
+def recomputed_plan(calendar: WorkingCalendar, deadline: Mapping) -> DeadlinePlan | None:
+    """A provisional deadline counted again on ``calendar`` (a year file was loaded); None when
+    it is paused or comes out the same and still provisional."""
+    if deadline["counting_from"] is None or deadline["paused_at"]:
+        return None
+    plan = plan_deadline(
+        calendar, deadline["counting_from"], deadline["days_to_count"], deadline["warning_share"]
+    )
+    if plan.due_at == deadline["due_at"] and plan.provisional:
+        return None
+    return plan
+
+
+# --------------------------------------------------------------------------- pausing the clock
+
+DEFERRED_PREFIX = "measure:"
+
+
+def deferred_pause_key(measure_id: int) -> str:
+    """What paused a deadline that waits for a 容缺受理 measure's material: its delivery
+    resumes exactly the deadlines this measure paused."""
+    return f"{DEFERRED_PREFIX}{measure_id}"
+
+
+def waits_for_materials(deadline: Mapping) -> bool:
+    """A 容缺受理 measure pauses a running deadline whose policy lets deferred material pause it."""
+    return "deferred_materials" in deadline["pause_events"] and not (
+        deadline["paused_at"] or deadline["breached_at"]
+    )
+
+
+def check_manual_pause(deadline: Mapping) -> None:
+    """An officer pauses by hand only a running deadline whose policy allows it (409 otherwise)."""
+    if "manual" not in deadline["pause_events"]:
+        raise Conflict("该期限的政策不允许手工暂停计时", code="pause_not_allowed")
+    if deadline["paused_at"] or deadline["met_at"] or deadline["breached_at"]:
+        raise Conflict("该期限已暂停、已完成或已超期，不能暂停", code="invalid_transition")
+
+
+def check_resumable(deadline: Mapping) -> None:
+    if not deadline["paused_at"]:
+        raise Conflict("该期限没有暂停", code="invalid_transition")
+
+
+def deadline_view(deadline: Mapping, calendar: WorkingCalendar, now: datetime) -> dict:
+    """A deadline as callers read it, with the working days left at ``now`` (None once met)."""
+    return {
+        "id": deadline["id"],
+        "case_no": deadline["case_no"],
+        "kind": deadline["kind"],
+        "stage": deadline["stage"],
+        "due_at": deadline["due_at"],
+        "working_days": deadline["working_days"],
+        "provisional": deadline["provisional"],
+        "unknown_years": deadline["unknown_years"],
+        "paused": deadline["paused_at"] is not None,
+        "pause_reason": deadline["pause_reason"],
+        "pausable": "manual" in deadline["pause_events"],
+        "warned": deadline["warned_at"] is not None,
+        "breached": deadline["breached_at"] is not None,
+        "breached_at": deadline["breached_at"],
+        "met_at": deadline["met_at"],
+        "working_days_left": None
+        if deadline["met_at"]
+        else calendar.working_days_left(now, deadline["due_at"]),
+        "department": deadline["department"],
+        "meeting_id": deadline["meeting_id"],
+        "task": deadline["task"],
+    }
+
+
+def meeting_view(meeting: Mapping, deadlines_by_case: Mapping[str, list[Mapping]]) -> dict:
+    """A joint meeting as callers read it: its status and its tasks, case by case in the
+    meeting's order (``deadlines_by_case`` holds its cases' deadlines; its own are picked out)."""
+    view = dict(meeting)
+    view["status"] = "minuted" if meeting["minutes"] else "convened"
+    view["assignments"] = [
+        {
+            "id": d["id"],
+            "case_no": d["case_no"],
+            "department": d["department"],
+            "task": d["task"],
+            "due_at": d["due_at"],
+            "delivered_at": d["met_at"],
+            "breached": d["breached_at"] is not None,
+        }
+        for case_no in meeting["case_nos"]
+        for d in deadlines_by_case.get(case_no, [])
+        if d["meeting_id"] == meeting["id"]
+    ]
+    return view

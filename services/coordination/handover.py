@@ -9,7 +9,7 @@ dedupe. Whichever comes first — that fetch, the delivery, another instance's f
 case; the others find the event id already handled and change nothing. (Two at once: the
 second insert of the event id waits on the first one's row, then finds it.)
 
-A step finds a missing case inside its transaction and raises :class:`NotHandedOver`; the
+A use case finds a missing case inside its unit of work and raises :class:`NotHandedOver`; the
 :func:`reads_own_writes` decorator catches it after the transaction rolled back, so the RPC
 to intake never runs while a database connection is held, fetches the hand-over and runs the
 step again. A case intake does not know either stays a 404.
@@ -20,13 +20,10 @@ import logging
 
 from prometheus_client import Counter
 
-from services.common import timeline
 from services.common.errors import BanchengError, NotFound
-from services.coordination import store
+from services.coordination import events
 
 log = logging.getLogger(__name__)
-
-SCHEMA = "coordination"
 
 HANDOVERS_FETCHED = Counter(
     "bancheng_coordination_handovers_fetched_total",
@@ -47,23 +44,22 @@ class NotHandedOver(Exception):
         )
 
 
-def open_case(db, event: dict) -> bool:
-    """Apply intake's ``case_registered`` once; False when its id was already handled.
+def open_case(uow, event: dict) -> bool:
+    """Apply intake's ``case_registered`` once, in a unit of work; False when its id was
+    already handled.
 
     The consumer and the fetch both come here: one dedupe, one way of opening a case.
     """
-    with db.handling_once(SCHEMA, event) as cur:
-        if cur is None:
+    with uow.handling_once(event) as work:
+        if work is None:
             return False
         case_no = event["data"]["case_no"]
-        if store.open_case(cur, event["data"]):
-            timeline.add_entry(
-                cur, SCHEMA, case_no, None, "opened", "协调记录已建立，待分类（coordination）"
-            )
+        if work.store.open_case(event["data"]):
+            work.note(case_no, None, *events.case_opened_note())
         return True
 
 
-def fetch_handover(db, intake, case_nos) -> bool:
+def fetch_handover(uow, intake, case_nos) -> bool:
     """Open the cases of ``case_nos`` from intake's stored events; False when intake knows
     none of them. ``intake`` is a proxy with a deadline (a slow intake is a 503, not a hang)."""
     known = False
@@ -72,7 +68,7 @@ def fetch_handover(db, intake, case_nos) -> bool:
         if event is None:
             continue
         known = True
-        if open_case(db, event):
+        if open_case(uow, event):
             HANDOVERS_FETCHED.inc()
             log.info(
                 "case %s opened from intake's event %s before its delivery", case_no, event["id"]
@@ -81,16 +77,16 @@ def fetch_handover(db, intake, case_nos) -> bool:
 
 
 def reads_own_writes(method):
-    """Decorate an entrypoint whose transaction may raise :class:`NotHandedOver`: the hand-over
-    is fetched from intake and the entrypoint runs once more (its first transaction was rolled
-    back, so nothing of it was kept)."""
+    """Decorate an entrypoint whose use case may raise :class:`NotHandedOver` (the service has
+    ``uow`` and ``intake``): the hand-over is fetched from intake and the entrypoint runs once
+    more (its first transaction was rolled back, so nothing of it was kept)."""
 
     @functools.wraps(method)
     def entrypoint(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
         except NotHandedOver as missing:
-            if not fetch_handover(self.db, self.intake, missing.case_nos):
+            if not fetch_handover(self.uow, self.intake, missing.case_nos):
                 raise missing.error from None
         try:
             return method(self, *args, **kwargs)

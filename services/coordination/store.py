@@ -1,6 +1,14 @@
-"""Coordination's SQL: every statement on the coordination schema lives here."""
+"""Coordination's SQL: every statement on the coordination schema lives here.
+
+Each function takes the transaction's cursor first (the unit of work binds it). A read that
+locks what it returns until the transaction ends is named ``<thing>_for_update``.
+"""
 
 from psycopg.types.json import Jsonb
+
+from services.common import timeline
+
+SCHEMA = "coordination"
 
 CASE_COLUMNS = (
     "c.case_no, c.site_code AS site, c.window_code AS window, c.matter_code AS matter, "
@@ -57,6 +65,7 @@ def case(cur, case_no: str) -> dict | None:
 
 
 def cases_for_update(cur, case_nos: list[str]) -> list[dict]:
+    """Several cases, locked in case-number order (so two meetings cannot deadlock)."""
     cur.execute(
         f"SELECT {CASE_COLUMNS} FROM coordination.cases c WHERE c.case_no = ANY(%s) "
         "ORDER BY c.case_no FOR UPDATE",
@@ -211,10 +220,16 @@ def set_meeting_reply_due(cur, meeting_id: int, due_at) -> None:
     )
 
 
-def meeting(cur, meeting_id: int, *, for_update: bool = False) -> dict | None:
+def meeting(cur, meeting_id: int) -> dict | None:
     cur.execute(
-        f"SELECT {MEETING_COLUMNS} FROM coordination.joint_meetings WHERE id = %s"
-        + (" FOR UPDATE" if for_update else ""),
+        f"SELECT {MEETING_COLUMNS} FROM coordination.joint_meetings WHERE id = %s", (meeting_id,)
+    )
+    return cur.fetchone()
+
+
+def meeting_for_update(cur, meeting_id: int) -> dict | None:
+    cur.execute(
+        f"SELECT {MEETING_COLUMNS} FROM coordination.joint_meetings WHERE id = %s FOR UPDATE",
         (meeting_id,),
     )
     return cur.fetchone()
@@ -275,8 +290,9 @@ def add_deadline(cur, deadline: dict) -> dict:
     return cur.fetchone()
 
 
-def open_deadlines(cur, case_no: str, *, stage: str | None = None) -> list[dict]:
-    """Deadlines of a case not yet met (breached ones included: they can still be met late)."""
+def open_deadlines_for_update(cur, case_no: str, *, stage: str | None = None) -> list[dict]:
+    """Deadlines of a case not yet met (breached ones included: they can still be met late),
+    locked."""
     cur.execute(
         f"SELECT {DEADLINE_COLUMNS} FROM coordination.deadlines WHERE case_no = %s "
         "AND met_at IS NULL AND (%s::text IS NULL OR stage = %s) ORDER BY due_at FOR UPDATE",
@@ -403,7 +419,8 @@ def warn_due(cur, now, limit: int) -> list[dict]:
     return cur.fetchall()
 
 
-def provisional_deadlines(cur, limit: int = 1000) -> list[dict]:
+def provisional_deadlines_for_update(cur, limit: int = 1000) -> list[dict]:
+    """Open deadlines counted on a year nobody loaded; rows another instance holds are skipped."""
     cur.execute(
         f"SELECT {DEADLINE_COLUMNS} FROM coordination.deadlines "
         "WHERE provisional AND breached_at IS NULL AND met_at IS NULL ORDER BY id LIMIT %s "
@@ -454,3 +471,11 @@ def practices(cur, *, matter=None, window=None, limit=50, cursor=None) -> list[d
         {"matter": matter, "window": window, "cursor": cursor, "limit": limit},
     )
     return cur.fetchall()
+
+
+# --------------------------------------------------------------------------- timeline
+
+
+def case_timeline(cur, case_no: str) -> list[dict]:
+    """What coordination wrote on the case's timeline."""
+    return timeline.entries(cur, SCHEMA, case_no)

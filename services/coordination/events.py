@@ -1,0 +1,449 @@
+"""What coordination announces, as :class:`Decision`s, and what it notes on a case's timeline
+(pure: no I/O).
+
+Each function gives one event's payload exactly as ``docs/events.md`` documents it (other
+services consume them) with its timeline entry; ``uow.record(...)`` writes both. A timeline
+entry that announces no event (a meeting noted on each of its cases, the hand-over, a return
+visit, a delivered task) is a :class:`Note` for ``uow.note(case_no, actor, *note)``.
+Times in payloads are ISO 8601 strings; ``actor`` is the signed-in user (a dict with ``id``).
+"""
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import NamedTuple
+
+from services.common.decisions import Decision
+from services.coordination.domain import STATE_LABELS, TYPE_LABELS
+
+
+class Note(NamedTuple):
+    """A timeline entry without an event: its kind, its text and its data."""
+
+    kind: str
+    text: str
+    data: dict | None = None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+# --------------------------------------------------------------------------- the case's flow
+
+
+def case_state_changed(
+    case: Mapping, target: str, actor: Mapping, reason: str | None, at: datetime
+) -> Decision:
+    """``case`` (as it was before) moves to ``target``."""
+    return Decision(
+        "case_state_changed",
+        {
+            "case_no": case["case_no"],
+            "from_state": case["state"],
+            "to_state": target,
+            "actor": actor["id"],
+            "reason": reason,
+            "at": at.isoformat(),
+            "site": case["site"],
+            "department": case["department"],
+            "type": case["type"],
+        },
+        site=case["site"],
+        case_no=case["case_no"],
+        actor=actor["id"],
+        timeline_kind="state_changed",
+        timeline_text=f"{STATE_LABELS[case['state']]} → {STATE_LABELS[target]}"
+        + (f"：{reason}" if reason else ""),
+        timeline_data={"from_state": case["state"], "to_state": target, "reason": reason},
+    )
+
+
+def case_classified(case: Mapping, classification: dict, actor: Mapping, at: datetime) -> Decision:
+    label = TYPE_LABELS[classification["type"]]
+    complex_note = "（特别复杂）" if classification["complex"] else ""
+    return Decision(
+        "case_classified",
+        {
+            "case_no": case["case_no"],
+            "type": classification["type"],
+            "complex": classification["complex"],
+            "reason": classification["reason"],
+            "actor": actor["id"],
+            "at": at.isoformat(),
+            "site": case["site"],
+            "department": case["department"],
+            "matter": case["matter"],
+            "first_receiver": case["first_receiver"],
+        },
+        site=case["site"],
+        case_no=case["case_no"],
+        actor=actor["id"],
+        timeline_kind="classified",
+        timeline_text=f"分类为“{label}”{complex_note}：{classification['reason']}",
+        timeline_data=classification,
+    )
+
+
+def explanation_given(case: Mapping, explanation: dict, actor: Mapping, at: datetime) -> Decision:
+    """A `cannot` case's legal or policy basis, and how to obtain missing key material."""
+    missing = "；".join(
+        f"{m['name']}（{m['how_to_obtain']}）" for m in explanation["missing_key_materials"]
+    )
+    return Decision(
+        "explanation_given",
+        {**explanation, "case_no": case["case_no"], "actor": actor["id"], "at": at.isoformat()},
+        site=case["site"],
+        case_no=case["case_no"],
+        actor=actor["id"],
+        timeline_kind="explained",
+        timeline_text=f"无法办理。依据：{explanation['legal_basis']}。{explanation['explanation']}"
+        + (f" 缺少关键材料：{missing}" if missing else ""),
+        timeline_data=explanation,
+    )
+
+
+def measure_added(
+    case: Mapping, measure: dict, measure_id: int, actor: Mapping, at: datetime
+) -> Decision:
+    """A `hard` case's coordination measure (``measure`` as domain.check_measure gives it)."""
+    due = _iso(measure["due"])
+    return Decision(
+        "measure_added",
+        {
+            "case_no": case["case_no"],
+            "measure_id": measure_id,
+            "measure": measure["measure"],
+            "departments": measure["departments"],
+            "details": measure["details"],
+            "materials": measure["materials"],
+            "due": due,
+            "actor": actor["id"],
+            "at": at.isoformat(),
+        },
+        site=case["site"],
+        case_no=case["case_no"],
+        actor=actor["id"],
+        timeline_kind="measure_added",
+        timeline_text=f"协调措施 {measure['measure']}（{'、'.join(measure['departments'])}）："
+        f"{measure['details']}",
+        timeline_data={**measure, "due": due, "measure_id": measure_id},
+    )
+
+
+def waiting_for_materials(measure: dict) -> str:
+    """Why a 容缺受理 measure pauses the clock: the reason its deadlines carry while paused."""
+    return f"等待申请人在 {_iso(measure['due'])} 前补交容缺材料：{'、'.join(measure['materials'])}"
+
+
+def measure_response_recorded(
+    case: Mapping, measure_id: int, response: dict, actor: Mapping, at: datetime
+) -> Decision:
+    delivered = "已落实" if response["delivered"] else "未落实"
+    return Decision(
+        "measure_response_recorded",
+        {
+            **response,
+            "case_no": case["case_no"],
+            "measure_id": measure_id,
+            "actor": actor["id"],
+            "at": at.isoformat(),
+        },
+        site=case["site"],
+        case_no=case["case_no"],
+        actor=actor["id"],
+        timeline_kind="measure_response",
+        timeline_text=f"{response['department']} 答复（{delivered}）：{response['response']}",
+        timeline_data={**response, "measure_id": measure_id},
+    )
+
+
+def reply(
+    case_no: str, summary: str, record: dict, due_at: datetime | None, actor: Mapping, at: datetime
+) -> dict:
+    """The answer to the applicant as the case keeps it (``record``: domain.reply_record)."""
+    return {
+        "case_no": case_no,
+        "replied_at": at.isoformat(),
+        "due_at": _iso(due_at),
+        **record,
+        "summary": summary,
+        "actor": actor["id"],
+    }
+
+
+def case_replied(case: Mapping, reply: dict) -> Decision:
+    """The case's :func:`reply`, announced with its site."""
+    timing = {True: "按期", False: "超期", None: "无期限"}[reply["on_time"]]
+    return Decision(
+        "case_replied",
+        {**reply, "site": case["site"]},
+        site=case["site"],
+        case_no=case["case_no"],
+        actor=reply["actor"],
+        timeline_kind="replied",
+        timeline_text=f"已答复申请人（{timing}，用时 {reply['working_days_taken']} 个工作日）："
+        f"{reply['summary']}",
+        timeline_data=reply,
+    )
+
+
+def case_resolved(case: Mapping, resolution: dict, actor: Mapping, at: datetime) -> Decision:
+    return Decision(
+        "case_resolved",
+        {
+            **resolution,
+            "case_no": case["case_no"],
+            "type": case["type"],
+            "site": case["site"],
+            "department": case["department"],
+            "matter": case["matter"],
+            "actor": actor["id"],
+            "at": at.isoformat(),
+        },
+        site=case["site"],
+        case_no=case["case_no"],
+        actor=actor["id"],
+        timeline_kind="resolved",
+        timeline_text=f"办结（{resolution['outcome']}）：{resolution['summary']}",
+        timeline_data=resolution,
+    )
+
+
+def practice_promoted(practice: Mapping, actor: Mapping, at: datetime) -> Decision:
+    """A standard practice; noted on its source case's timeline when it has one."""
+    return Decision(
+        "practice_promoted",
+        {
+            "practice_id": practice["id"],
+            "matter": practice["matter"],
+            "windows": practice["windows"],
+            "title": practice["title"],
+            "case_no": practice["case_no"],
+            "actor": actor["id"],
+            "at": at.isoformat(),
+        },
+        case_no=practice["case_no"],
+        actor=actor["id"],
+        timeline_kind="practice_promoted",
+        timeline_text=f"做法推广为常态化手段：{practice['title']}",
+        timeline_data={"practice_id": practice["id"]},
+    )
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+def deadline_set(deadline: Mapping) -> Decision:
+    """A deadline set or recomputed (the clock writes it: no actor)."""
+    note = ""
+    if deadline["provisional"]:
+        years = "、".join(str(y) for y in deadline["unknown_years"])
+        note = f"（暂定：{years} 年节假日安排尚未载入，仅按周末计算）"
+    return Decision(
+        "deadline_set",
+        {
+            "case_no": deadline["case_no"],
+            "deadline_id": deadline["id"],
+            "kind": deadline["kind"],
+            "due_at": deadline["due_at"].isoformat(),
+            "working_days": deadline["working_days"],
+            "provisional": deadline["provisional"],
+            "unknown_years": deadline["unknown_years"],
+            "department": deadline["department"],
+            "site": deadline["site"],
+        },
+        site=deadline["site"],
+        case_no=deadline["case_no"],
+        timeline_kind="deadline_set",
+        timeline_text=f"期限 {deadline['kind']}：{deadline['working_days']} 个工作日，"
+        f"{deadline['due_at'].isoformat()} 前{note}",
+        timeline_data={"deadline_id": deadline["id"], "provisional": deadline["provisional"]},
+    )
+
+
+def deadline_paused(
+    case: Mapping, deadline: Mapping, reason: str, actor: Mapping, at: datetime
+) -> Decision:
+    return Decision(
+        "deadline_paused",
+        {
+            "case_no": case["case_no"],
+            "deadline_id": deadline["id"],
+            "reason": reason,
+            "actor": actor["id"],
+            "at": at.isoformat(),
+            "due_at": deadline["due_at"].isoformat(),
+        },
+        site=case["site"],
+        case_no=case["case_no"],
+        actor=actor["id"],
+        timeline_kind="deadline_paused",
+        timeline_text=f"期限暂停计时：{reason}",
+        timeline_data={"deadline_id": deadline["id"]},
+    )
+
+
+def deadline_resumed(
+    case: Mapping, paused: Mapping, resumed: Mapping, actor: Mapping, at: datetime
+) -> Decision:
+    """``paused`` is the deadline as it was, ``resumed`` as it counts again."""
+    return Decision(
+        "deadline_resumed",
+        {
+            "case_no": case["case_no"],
+            "deadline_id": resumed["id"],
+            "reason": paused["pause_reason"],
+            "actor": actor["id"],
+            "at": at.isoformat(),
+            "due_at": resumed["due_at"].isoformat(),
+            "provisional": resumed["provisional"],
+        },
+        site=case["site"],
+        case_no=case["case_no"],
+        actor=actor["id"],
+        timeline_kind="deadline_resumed",
+        timeline_text=f"期限恢复计时，剩余 {resumed['days_to_count']} 个工作日，"
+        f"{resumed['due_at'].isoformat()} 前",
+        timeline_data={"deadline_id": resumed["id"]},
+    )
+
+
+def _clock_event(deadline: Mapping) -> dict:
+    return {
+        "case_no": deadline["case_no"],
+        "deadline_id": deadline["id"],
+        "kind": deadline["kind"],
+        "due_at": deadline["due_at"].isoformat(),
+        "department": deadline["department"],
+        "site": deadline["site"],
+        "meeting_id": deadline["meeting_id"],
+    }
+
+
+def deadline_warning(deadline: Mapping) -> Decision:
+    return Decision(
+        "deadline_warning",
+        _clock_event(deadline),
+        site=deadline["site"],
+        case_no=deadline["case_no"],
+        timeline_kind="deadline_warning",
+        timeline_text=f"期限即将届满（{deadline['due_at'].isoformat()}）",
+        timeline_data={"deadline_id": deadline["id"], "kind": deadline["kind"]},
+    )
+
+
+def deadline_breached(deadline: Mapping) -> Decision:
+    return Decision(
+        "deadline_breached",
+        _clock_event(deadline),
+        site=deadline["site"],
+        case_no=deadline["case_no"],
+        timeline_kind="deadline_breached",
+        timeline_text=f"期限已超过（{deadline['due_at'].isoformat()}）",
+        timeline_data={"deadline_id": deadline["id"], "kind": deadline["kind"]},
+    )
+
+
+def assignment_not_delivered(deadline: Mapping) -> Decision:
+    """A joint meeting's task past its day (accountability deducts the department's points);
+    its breach is on the timeline already."""
+    return Decision(
+        "assignment_not_delivered",
+        {
+            "meeting_id": deadline["meeting_id"],
+            "case_no": deadline["case_no"],
+            "department": deadline["department"],
+            "task": deadline["task"],
+            "due": deadline["due_at"].isoformat(),
+        },
+        site=deadline["site"],
+    )
+
+
+# --------------------------------------------------------------------------- joint meetings
+# A meeting's events name all its cases and write no timeline entry: each case gets a Note.
+
+
+def joint_meeting_convened(
+    meeting_id: int, meeting: dict, reply_due_at: datetime | None, actor: Mapping, at: datetime
+) -> Decision:
+    return Decision(
+        "joint_meeting_convened",
+        {
+            "meeting_id": meeting_id,
+            "case_nos": meeting["case_nos"],
+            "departments": meeting["departments"],
+            "scheduled_at": meeting["scheduled_at"].isoformat(),
+            "complex": meeting["complex"],
+            "reply_due_at": _iso(reply_due_at),
+            "actor": actor["id"],
+            "at": at.isoformat(),
+        },
+        actor=actor["id"],
+    )
+
+
+def meeting_convened_note(meeting_id: int, meeting: dict) -> Note:
+    return Note(
+        "meeting_convened",
+        f"区行政审批局召集联席会议（{'、'.join(meeting['departments'])}），"
+        f"时间 {meeting['scheduled_at'].isoformat()}",
+        {"meeting_id": meeting_id},
+    )
+
+
+def joint_meeting_minuted(
+    meeting: Mapping, minutes: dict, actor: Mapping, at: datetime
+) -> Decision:
+    return Decision(
+        "joint_meeting_minuted",
+        {
+            "meeting_id": meeting["id"],
+            "case_nos": meeting["case_nos"],
+            **minutes,
+            "actor": actor["id"],
+            "at": at.isoformat(),
+        },
+        actor=actor["id"],
+    )
+
+
+def meeting_minuted_note(meeting: Mapping, minutes: dict) -> Note:
+    return Note(
+        "meeting_minuted",
+        f"联席会议纪要：{minutes['decision']}",
+        {"meeting_id": meeting["id"], **minutes},
+    )
+
+
+def department_absent(meeting: Mapping, department: str, actor: Mapping, at: datetime) -> Decision:
+    """A department that stayed away without a valid reason (accountability deducts points)."""
+    return Decision(
+        "department_absent",
+        {
+            "meeting_id": meeting["id"],
+            "case_nos": meeting["case_nos"],
+            "department": department,
+            "actor": actor["id"],
+            "at": at.isoformat(),
+        },
+        actor=actor["id"],
+    )
+
+
+def assignment_delivered_note(deadline: Mapping) -> Note:
+    return Note(
+        "assignment_delivered", f"{deadline['department']} 已完成会议分工：{deadline['task']}"
+    )
+
+
+# --------------------------------------------------------------------------- what intake told
+
+
+def case_opened_note() -> Note:
+    """Coordination's record of a case handed over by intake (``case_registered``)."""
+    return Note("opened", "协调记录已建立，待分类（coordination）")
+
+
+def return_visit_note() -> Note:
+    return Note("return_visit", "已回访，可关闭")
