@@ -11,27 +11,21 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 
 from services.common import fields
 from services.common.errors import InvalidField
 
 CAUSES = ("unfamiliar", "process", "attitude")
 SANCTION_KINDS = ("reminder_talk", "bonus_withheld", "award_ineligible", "dismissal", "training")
-CAUSE_LABELS = {"unfamiliar": "业务不熟悉", "process": "流程未优化", "attitude": "工作态度问题"}
-SANCTION_LABELS = {
-    "reminder_talk": "谈话提醒",
-    "bonus_withheld": "扣发奖金",
-    "award_ineligible": "取消评优资格",
-    "dismissal": "辞退（建议，须人事部门确认）",
-    "training": "业务培训",
-}
 # Department deductions by the coordination event that causes them.
 DEDUCTION_REASONS = {
     "department_absent": "无正当理由缺席联席会议",
     "assignment_not_delivered": "联席会议交办事项未按期落实",
     "deadline_breached": "超出办理时限",
 }
+# A case in one of these states is over: its first receiver's responsibility ends.
+CLOSING_STATES = ("archived", "closed")
 MAX_TEXT = 4000
 
 
@@ -147,6 +141,16 @@ class Finding:
     counts: bool = True
 
 
+def counting_finding(row: Mapping) -> Finding:
+    """A stored finding as the ladder sees it: it counts while confirmed and not no-fault."""
+    return Finding(
+        id=row["id"],
+        cause=row["cause"],
+        on=row["found_on"],
+        counts=row["status"] == "confirmed" and not row["no_fault"],
+    )
+
+
 @dataclass(frozen=True)
 class Strike:
     finding_id: int
@@ -179,6 +183,17 @@ class StrikeLadder:
             rung = rule.ladder[min(number, len(rule.ladder)) - 1]
             result[finding.id] = Strike(finding.id, finding.cause, period, number, rung)
         return result
+
+
+class Rules:
+    """The rules a decision is taken by: sanctions and their ladder, assessment points, and the
+    district's time zone (the day a finding is counted on, the year a deduction falls in)."""
+
+    def __init__(self, sanctions: SanctionRules, points: AssessmentPoints, timezone: tzinfo):
+        self.sanctions = sanctions
+        self.points = points
+        self.timezone = timezone
+        self.ladder = StrikeLadder(sanctions)
 
 
 @dataclass(frozen=True)
@@ -323,6 +338,30 @@ def deduction_for(
     )
 
 
+def unexcused_absences(minutes: Mapping, occurred_at) -> list[dict]:
+    """The ``department_absent`` facts in a meeting's minutes: every department absent without a
+    valid reason. Deducted from the minutes even if coordination's own ``department_absent``
+    event comes later or never; both share one natural key, so the fact is deducted once."""
+    return [
+        {
+            "meeting_id": minutes.get("meeting_id"),
+            "case_nos": minutes.get("case_nos"),
+            "department": row.get("department"),
+            "actor": minutes.get("actor"),
+            "at": minutes.get("at") or occurred_at,
+        }
+        for row in minutes.get("attendance") or []
+        if not row.get("present") and not row.get("valid_reason")
+    ]
+
+
+def ends_first_responsibility(event_type: str, data: Mapping) -> bool:
+    """A resolved, archived or closed case ends its first receiver's watch over it."""
+    return event_type == "case_resolved" or (
+        event_type == "case_state_changed" and data.get("to_state") in CLOSING_STATES
+    )
+
+
 def parse_time(value, tz) -> datetime:
     """An ISO 8601 time or date from an event; a date or naive time is local (``tz``)."""
     if isinstance(value, datetime):
@@ -404,6 +443,27 @@ class AuditEntry:
 def chain_hash(previous_hash: str, entry: AuditEntry) -> str:
     """sha256 of the previous entry's hash followed by this entry's canonical JSON."""
     return hashlib.sha256((previous_hash + entry.canonical()).encode("utf-8")).hexdigest()
+
+
+def audit_view(row: Mapping) -> dict:
+    """A stored entry for the API: its content as JSON again."""
+    return {**row, "content": json.loads(row["content"])}
+
+
+def next_entry(
+    last: Mapping | None, *, recorded_at: datetime, content, **fields
+) -> tuple[AuditEntry, str, str]:
+    """The entry that follows ``last`` (its ``seq`` and ``hash``; None when the trail is
+    empty): the entry, the hash it links to, and its own hash. ``fields`` are the entry's
+    at, actor, role, action, case_no and subject."""
+    previous_hash = last["hash"] if last else GENESIS_HASH
+    entry = AuditEntry(
+        seq=last["seq"] + 1 if last else 1,
+        recorded_at=recorded_at,
+        content=canonical_json(content),
+        **fields,
+    )
+    return entry, previous_hash, chain_hash(previous_hash, entry)
 
 
 @dataclass(frozen=True)

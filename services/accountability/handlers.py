@@ -1,546 +1,316 @@
-"""Accountability's use cases: each runs inside the caller's transaction (a cursor).
+"""Accountability's use cases, each in one unit of work (no SQL, no cursor, no nameko).
 
-The service's entrypoints open the transaction and call one of these; every decision here
-changes the tables, writes its event to the outbox and appends to the audit trail together.
+A use case reads and changes state through ``uow.store``, takes the time from ``uow.now()``,
+asks the domain for the rules and records each decision with ``uow.record(...)``: the event,
+the timeline entry and the audit entry (the service's ``on_record`` hook) are committed with
+the state change or not at all. What each decision says: :mod:`services.accountability.events`.
 """
 
-from datetime import date, datetime
+from datetime import datetime
 
-from services.accountability import audit, domain, store
-from services.accountability.rules import Rules
-from services.common import timeline
+from services.accountability import domain, events
+from services.common import paging
 from services.common.errors import Conflict, Forbidden, InvalidField, NotFound
-from services.common.events import new_event
-from services.common.outbox import add_event
 
-SCHEMA = "accountability"
-SERVICE = "accountability"
-CLOSING_STATES = ("archived", "closed")
+READS_ANY_RECORD = frozenset({"supervisor", "officer", "bureau"})
 
 
-def _emit(cur, event_type: str, data: dict, site: str | None = None) -> str:
-    event = new_event(event_type, data, source_service=SERVICE, source_site=site)
-    add_event(cur, SCHEMA, event)
-    return event["id"]
+def _now(uow, rules: domain.Rules) -> datetime:
+    # local time, so that payloads say +08:00 as they always have
+    return uow.now().astimezone(rules.timezone)
 
 
-def _decide(
-    cur,
-    event_type: str,
-    action: str,
-    data: dict,
-    actor: dict,
-    at,
-    *,
-    case_no,
-    subject,
-    site: str | None = None,
-) -> None:
-    """A decision taken here: its event, and its entry in the audit trail, in one transaction."""
-    event_id = _emit(cur, event_type, data, site)
-    audit.append(
-        cur,
-        action=action,
-        actor=actor["id"],
-        role=actor.get("role"),
-        at=at,
-        content=data,
-        case_no=case_no,
-        subject=subject,
-        source_event_id=event_id,
-    )
-
-
-def _iso(moment) -> str | None:
-    return moment.isoformat() if isinstance(moment, (datetime, date)) else moment
+def _found(row: dict | None, what: str, field: str) -> dict:
+    """``row``, or a NotFound naming ``what`` and the field that pointed to it."""
+    if row is None:
+        raise NotFound(f"{what} 不存在", field)
+    return row
 
 
 # -- events from intake and coordination ---------------------------------------------------
 
 
-def consume(cur, source: str, event: dict, rules: Rules, tz) -> None:
-    """Apply one consumed event (already known to be new): audit it, then act on it."""
-    data = event["data"]
-    action = audit.AUDITED_EVENTS.get((source, event["type"]))
+def _event_time(event: dict, rules: domain.Rules) -> datetime:
+    """When a consumed event's fact happened: its ``at``, else when it was announced."""
+    return domain.parse_time(event["data"].get("at") or event["occurred_at"], rules.timezone)
+
+
+def consume(uow, rules: domain.Rules, source: str, event: dict) -> bool:
+    """Apply a consumed event once: audit it when it is another service's decision, then act
+    on it. False when it was handled before (a redelivery)."""
+    with uow.handling_once(event) as work:
+        if work is None:
+            return False
+        _apply(work, rules, source, event)
+        return True
+
+
+def _apply(uow, rules: domain.Rules, source: str, event: dict) -> None:
+    kind, data = event["type"], event["data"]
+    action = events.CONSUMED.get((source, kind))
     if action:
-        audit.append_event(cur, action, event, tz)
-    kind = event["type"]
+        uow.store.append_audit_entry(**events.consumed_entry(action, event, rules.timezone))
     if kind == "case_registered":
-        if store.record_first_responsibility(cur, data):
-            timeline.add_entry(
-                cur,
-                SCHEMA,
-                data["case_no"],
-                data["first_receiver"],
-                "first_receiver",
-                f"首接负责人 {data['first_receiver']} 已记录，负责到底（accountability）",
-            )
+        if uow.store.record_first_responsibility(data):
+            receiver = data["first_receiver"]
+            text = events.first_receiver_text(receiver)
+            uow.note(data["case_no"], receiver, "first_receiver", text)
     elif kind == "case_helper_added":
-        at = domain.parse_time(data.get("at") or event["occurred_at"], tz)
-        store.add_helper(cur, data["case_no"], data["staff_id"], data.get("actor"), at)
+        at = _event_time(event, rules)
+        uow.store.add_helper(data["case_no"], data["staff_id"], data.get("actor"), at)
     elif kind == "case_classified" and data.get("type") == "refused":
-        _open_investigation(cur, event, tz)
-    elif kind == "case_resolved" or (
-        kind == "case_state_changed" and data.get("to_state") in CLOSING_STATES
-    ):
-        at = domain.parse_time(data.get("at") or event["occurred_at"], tz)
-        store.close_first_responsibility(cur, data["case_no"], at)
+        _open_investigation(uow, rules, event)
+    elif domain.ends_first_responsibility(kind, data):
+        at = _event_time(event, rules)
+        uow.store.close_first_responsibility(data["case_no"], at)
     elif kind in domain.DEDUCTION_REASONS:
-        _deduct(cur, kind, data, event, rules, tz)
+        _deduct(uow, rules, kind, data, event)
     elif kind == "joint_meeting_minuted":
-        # an absence without valid reason in the minutes is deducted even if coordination's
-        # own department_absent event comes later or never: both share one natural key
-        for row in data.get("attendance") or []:
-            if not row.get("present") and not row.get("valid_reason"):
-                absent = {
-                    "meeting_id": data.get("meeting_id"),
-                    "case_nos": data.get("case_nos"),
-                    "department": row.get("department"),
-                    "actor": data.get("actor"),
-                    "at": data.get("at") or event["occurred_at"],
-                }
-                _deduct(cur, "department_absent", absent, event, rules, tz)
+        for absence in domain.unexcused_absences(data, event["occurred_at"]):
+            _deduct(uow, rules, "department_absent", absence, event)
 
 
-def _open_investigation(cur, event: dict, tz) -> None:
+def _open_investigation(uow, rules: domain.Rules, event: dict) -> None:
     data = event["data"]
-    opened_at = domain.parse_time(data.get("at") or event["occurred_at"], tz)
-    opened = store.open_investigation(cur, data, opened_at)
-    if opened is None:
-        return
-    event_id = _emit(
-        cur,
-        "investigation_opened",
-        {
-            "investigation_id": opened["id"],
-            "case_no": opened["case_no"],
-            "site": opened["site"],
-            "at": _iso(opened_at),
-        },
-        opened["site"],
-    )
-    audit.append(
-        cur,
-        action="investigation_opened",
-        actor=data.get("actor"),
-        role=data.get("actor_role"),
-        at=opened_at,
-        content={"investigation_id": opened["id"], "reason": data.get("reason")},
-        case_no=opened["case_no"],
-        subject=f"investigation:{opened['id']}",
-        source_event_id=event_id,
-    )
-    timeline.add_entry(
-        cur,
-        SCHEMA,
-        opened["case_no"],
-        data.get("actor"),
-        "investigation_opened",
-        f"不给办事项已立案调查（调查 {opened['id']}）",
-        {"investigation_id": opened["id"]},
-    )
+    opened_at = _event_time(event, rules)
+    opened = uow.store.open_investigation(data, opened_at)
+    if opened is not None:  # None: this case is under investigation already
+        uow.record(events.investigation_opened(opened, data, opened_at))
 
 
-def _deduct(cur, kind: str, data: dict, event: dict, rules: Rules, tz) -> None:
-    deduction = domain.deduction_for(kind, data, rules.points, tz, event["occurred_at"])
+def _deduct(uow, rules: domain.Rules, kind: str, fact: dict, event: dict) -> None:
+    deduction = domain.deduction_for(kind, fact, rules.points, rules.timezone, event["occurred_at"])
     if deduction is None:
         return
-    row = store.insert_deduction(cur, deduction, event["id"])
-    if row is None:
-        return
-    payload = {
-        "deduction_id": row["id"],
-        "department": row["department"],
-        "year": row["year"],
-        "points": row["points"],
-        "reason_code": row["reason_code"],
-        "reason": row["reason"],
-        "case_no": row["case_no"],
-        "meeting_id": row["meeting_id"],
-        "deadline_id": row["deadline_id"],
-        "actor": data.get("actor"),
-        "at": _iso(row["at"]),
-    }
-    event_id = _emit(cur, "deduction_recorded", payload, event.get("source_site"))
-    audit.append(
-        cur,
-        action="deduction",
-        actor=data.get("actor"),
-        role=data.get("actor_role"),
-        at=row["at"],
-        content={**payload, "source_event_id": event["id"], "source_event_type": event["type"]},
-        case_no=row["case_no"],
-        subject=f"deduction:{row['id']}",
-        source_event_id=event_id,
-    )
+    row = uow.store.insert_deduction(deduction, event["id"])
+    if row is not None:  # None: this fact was deducted before
+        uow.record(events.deduction_recorded(row, event, fact))
 
 
 # -- investigations, findings and the ladder -----------------------------------------------
 
 
 def record_finding(
-    cur, rules: Rules, investigation_id: int, payload: dict, actor: dict, now: datetime, tz
+    uow, rules: domain.Rules, investigation_id: int, payload: dict, actor: dict
 ) -> dict:
     """Record the supervisor's finding, close the investigation and apply the sanctions."""
     request = domain.check_finding(payload)
-    if request.staff_id:
-        store.lock_staff(cur, request.staff_id)
-    investigation = store.investigation(cur, investigation_id, lock=True)
-    if investigation is None:
-        raise NotFound(f"调查 {investigation_id} 不存在", "investigation_id")
-    if investigation["status"] != "open":
-        raise Conflict(f"调查 {investigation_id} 已有结论，不能重复认定")
-    found_on = now.astimezone(tz).date()
-    finding = store.insert_finding(
-        cur,
-        {
-            "investigation_id": investigation_id,
-            "case_no": investigation["case_no"],
-            "staff_id": request.staff_id,
-            "cause": request.cause,
-            "no_fault": request.no_fault,
-            "finding": request.finding,
-            "department": investigation["department"],
-            "period": rules.ladder.period_of(found_on),
-            "found_on": found_on,
-            "recorded_by": actor["id"],
-            "recorded_at": now,
-        },
-    )
-    store.close_investigation(cur, investigation_id, now)
-    data = {
-        "investigation_id": investigation_id,
-        "finding_id": finding["id"],
-        "case_no": finding["case_no"],
-        "staff_id": finding["staff_id"],
-        "cause": finding["cause"],
-        "no_fault": finding["no_fault"],
-        "finding": finding["finding"],
-        "period": finding["period"],
-        "actor": actor["id"],
-        "at": now.isoformat(),
-    }
-    _decide(
-        cur,
-        "finding_recorded",
-        "finding",
-        data,
-        actor,
-        now,
-        case_no=finding["case_no"],
-        subject=f"finding:{finding['id']}",
-        site=investigation["site"],
-    )
-    verdict = "无过错，不予处理" if finding["no_fault"] else domain.CAUSE_LABELS[finding["cause"]]
-    timeline.add_entry(
-        cur,
-        SCHEMA,
-        finding["case_no"],
-        actor["id"],
-        "finding_recorded",
-        f"调查结论：{verdict}",
-        {"finding_id": finding["id"]},
-    )
-    result = {**finding, "sanctions": [], "improvement_action": None}
-    if finding["no_fault"]:
-        return result
-    rule = rules.sanctions.causes[finding["cause"]]
-    if rule.improvement_action:
-        result["improvement_action"] = _improvement_action(cur, finding, investigation, actor, now)
-    if rule.counts_strikes:
-        changes = recount(
-            cur, rules, finding["staff_id"], finding["period"], actor, now, "调查认定"
+    with uow.begin():
+        now = _now(uow, rules)
+        if request.staff_id:
+            uow.store.lock_staff(request.staff_id)
+        investigation = _found(
+            uow.store.investigation_for_update(investigation_id),
+            f"调查 {investigation_id}",
+            "investigation_id",
         )
-        result["sanctions"] = [c for c in changes["applied"] if c["finding_id"] == finding["id"]]
-        result["recount"] = changes
-    return result
+        if investigation["status"] != "open":
+            raise Conflict(f"调查 {investigation_id} 已有结论，不能重复认定")
+        found_on = now.date()
+        finding = uow.store.insert_finding(
+            {
+                "investigation_id": investigation_id,
+                "case_no": investigation["case_no"],
+                "staff_id": request.staff_id,
+                "cause": request.cause,
+                "no_fault": request.no_fault,
+                "finding": request.finding,
+                "department": investigation["department"],
+                "period": rules.ladder.period_of(found_on),
+                "found_on": found_on,
+                "recorded_by": actor["id"],
+                "recorded_at": now,
+            }
+        )
+        uow.store.close_investigation(investigation_id, now)
+        site = investigation["site"]
+        uow.record(events.finding_recorded(finding, site, actor, now))
+        result = {**finding, "sanctions": [], "improvement_action": None}
+        if finding["no_fault"]:
+            return result
+        rule = rules.sanctions.causes[finding["cause"]]
+        if rule.improvement_action:
+            action = uow.store.insert_improvement_action(
+                finding["id"],
+                investigation["department"],
+                events.improvement_action_text(finding),
+                now,
+            )
+            uow.record(events.improvement_action_assigned(action, finding, site, actor, now))
+            result["improvement_action"] = action
+        if rule.counts_strikes:
+            changes = _recount(
+                uow, rules, finding["staff_id"], finding["period"], actor, now, "调查认定"
+            )
+            result["sanctions"] = [
+                c for c in changes["applied"] if c["finding_id"] == finding["id"]
+            ]
+            result["recount"] = changes
+        return result
 
 
-def _improvement_action(cur, finding, investigation, actor, now) -> dict:
-    action = store.insert_improvement_action(
-        cur, finding["id"], investigation["department"], f"流程优化整改：{finding['finding']}", now
-    )
-    data = {
-        "action_id": action["id"],
-        "finding_id": finding["id"],
-        "case_no": finding["case_no"],
-        "department": action["department"],
-        "action": action["action"],
-        "actor": actor["id"],
-        "at": now.isoformat(),
-    }
-    _decide(
-        cur,
-        "improvement_action_assigned",
-        "improvement_action",
-        data,
-        actor,
-        now,
-        case_no=finding["case_no"],
-        subject=f"improvement_action:{action['id']}",
-        site=investigation["site"],
-    )
-    return action
-
-
-def recount(cur, rules: Rules, staff_id: str, period: str, actor: dict, now, why: str) -> dict:
+def _recount(
+    uow, rules: domain.Rules, staff_id: str, period: str, actor: dict, now, why: str
+) -> dict:
     """Bring a staff member's sanctions in ``period`` in line with the ladder.
 
     The caller holds the staff member's lock. Returns what was applied, revoked, renumbered.
     """
-    findings = store.findings_in_period(cur, staff_id, period)
+    findings = uow.store.findings_in_period(staff_id, period)
     causes = {f["id"]: f["cause"] for f in findings}
-    strikes = rules.ladder.strikes(
-        domain.Finding(
-            id=f["id"],
-            cause=f["cause"],
-            on=f["found_on"],
-            counts=f["status"] == "confirmed" and not f["no_fault"],
-        )
-        for f in findings
-    )
+    case_of = {f["id"]: f["case_no"] for f in findings}
+    strikes = rules.ladder.strikes(domain.counting_finding(f) for f in findings)
     on_record = [
         domain.SanctionOnRecord(s["id"], s["finding_id"], s["kind"], s["strike_no"])
-        for s in store.live_sanctions(cur, staff_id, period)
+        for s in uow.store.live_sanctions(staff_id, period)
     ]
     plan = domain.plan_sanctions(strikes, on_record)
     changes = {"applied": [], "revoked": [], "renumbered": []}
     for sanction_id in plan.revoke:
-        row = store.revoke_sanction(cur, sanction_id, now, why)
-        _sanction_decision(cur, "sanction_revoked", row, actor, now, why)
+        row = uow.store.revoke_sanction(sanction_id, now, why)
+        uow.record(events.sanction_revoked(row, case_of[row["finding_id"]], actor, now, why))
         changes["revoked"].append(row)
     for sanction_id, strike_no in plan.renumber:
-        store.renumber_sanction(cur, sanction_id, strike_no)
-        audit.append(
-            cur,
-            action="sanction_renumbered",
-            actor=actor["id"],
-            role=actor.get("role"),
-            at=now,
-            content={"sanction_id": sanction_id, "strike_no": strike_no, "why": why},
-            subject=f"sanction:{sanction_id}",
-        )
+        uow.store.renumber_sanction(sanction_id, strike_no)
+        entry = events.sanction_renumbered(sanction_id, strike_no, why, actor, now)
+        uow.store.append_audit_entry(**entry)
         changes["renumbered"].append({"sanction_id": sanction_id, "strike_no": strike_no})
     for finding_id, kind, strike_no in plan.apply:
-        status = domain.initial_status(rules.sanctions, causes[finding_id], kind)
         values = {
             "finding_id": finding_id,
             "staff_id": staff_id,
             "kind": kind,
             "strike_no": strike_no,
             "period": period,
-            "status": status,
+            "status": domain.initial_status(rules.sanctions, causes[finding_id], kind),
             "applied_at": now,
         }
-        row = {**values, **store.insert_sanction(cur, values)}
-        _sanction_decision(cur, "sanction_applied", row, actor, now, why)
+        row = {**values, **uow.store.insert_sanction(values)}
+        uow.record(events.sanction_applied(row, case_of[finding_id], actor, now, why))
         changes["applied"].append(row)
     return changes
 
 
-def _sanction_decision(cur, event_type: str, row: dict, actor: dict, now, why: str) -> None:
-    data = {
-        "sanction_id": row["id"],
-        "staff_id": row["staff_id"],
-        "kind": row["kind"],
-        "status": row["status"],
-        "finding_id": row["finding_id"],
-        "strike_no": row["strike_no"],
-        "period": row["period"],
-        "reason": why,
-        "actor": actor["id"],
-        "at": now.isoformat(),
-    }
-    finding = store.finding(cur, row["finding_id"])
-    _decide(
-        cur,
-        event_type,
-        "sanction" if event_type == "sanction_applied" else "sanction_revoked",
-        data,
-        actor,
-        now,
-        case_no=finding["case_no"],
-        subject=f"sanction:{row['id']}",
-    )
-
-
-def confirm_sanction(cur, sanction_id: int, actor: dict, now) -> dict:
+def confirm_sanction(uow, rules: domain.Rules, sanction_id: int, actor: dict) -> dict:
     """HR's confirmation of a recommended sanction (dismissal)."""
-    sanction = store.sanction(cur, sanction_id, lock=True)
-    if sanction is None:
-        raise NotFound(f"处理 {sanction_id} 不存在", "sanction_id")
-    if sanction["status"] != "recommended":
-        raise Conflict("只有处于建议状态的处理（如辞退建议）需要确认")
-    store.confirm_sanction(cur, sanction_id, actor["id"], now)
-    finding = store.finding(cur, sanction["finding_id"])
-    data = {
-        "sanction_id": sanction_id,
-        "staff_id": sanction["staff_id"],
-        "kind": sanction["kind"],
-        "finding_id": sanction["finding_id"],
-        "strike_no": sanction["strike_no"],
-        "actor": actor["id"],
-        "at": now.isoformat(),
-    }
-    _decide(
-        cur,
-        "sanction_confirmed",
-        "sanction_confirmed",
-        data,
-        actor,
-        now,
-        case_no=finding["case_no"],
-        subject=f"sanction:{sanction_id}",
-    )
-    return store.sanction(cur, sanction_id)
+    with uow.begin():
+        now = _now(uow, rules)
+        sanction = _found(
+            uow.store.sanction_for_update(sanction_id), f"处理 {sanction_id}", "sanction_id"
+        )
+        if sanction["status"] != "recommended":
+            raise Conflict("只有处于建议状态的处理（如辞退建议）需要确认")
+        uow.store.confirm_sanction(sanction_id, actor["id"], now)
+        case_no = uow.store.finding(sanction["finding_id"])["case_no"]
+        uow.record(events.sanction_confirmed(sanction, case_no, actor, now))
+        return uow.store.sanction(sanction_id)
 
 
 # -- appeals -------------------------------------------------------------------------------
 
 
-def file_appeal(cur, finding_id: int, payload: dict, actor: dict, now) -> dict:
+def file_appeal(uow, rules: domain.Rules, finding_id: int, payload: dict, actor: dict) -> dict:
+    """The appeal of the staff member found responsible (or a supervisor on their behalf)."""
     reason = domain.check_reason(payload, "reason", "申诉理由")
-    finding = store.finding(cur, finding_id)
-    if finding is None:
-        raise NotFound(f"调查结论 {finding_id} 不存在", "finding_id")
-    if actor["role"] != "supervisor" and actor["id"] != finding["staff_id"]:
-        raise Forbidden("只有被认定的工作人员本人或督查人员可以申诉")
-    if finding["no_fault"] or finding["status"] != "confirmed":
-        raise Conflict("该结论没有可申诉的责任认定")
-    appeal = store.insert_appeal(
-        cur,
-        {
-            "finding_id": finding_id,
-            "staff_id": finding["staff_id"],
-            "filed_by": actor["id"],
-            "reason": reason,
-            "filed_at": now,
-        },
-    )
-    if appeal is None:
-        raise Conflict(f"调查结论 {finding_id} 已经申诉过")
-    data = {
-        "appeal_id": appeal["id"],
-        "finding_id": finding_id,
-        "staff_id": finding["staff_id"],
-        "reason": reason,
-        "actor": actor["id"],
-        "at": now.isoformat(),
-    }
-    _decide(
-        cur,
-        "appeal_filed",
-        "appeal",
-        data,
-        actor,
-        now,
-        case_no=finding["case_no"],
-        subject=f"appeal:{appeal['id']}",
-    )
-    return appeal
+    with uow.begin():
+        now = _now(uow, rules)
+        finding = _found(uow.store.finding(finding_id), f"调查结论 {finding_id}", "finding_id")
+        if actor["role"] != "supervisor" and actor["id"] != finding["staff_id"]:
+            raise Forbidden("只有被认定的工作人员本人或督查人员可以申诉")
+        if finding["no_fault"] or finding["status"] != "confirmed":
+            raise Conflict("该结论没有可申诉的责任认定")
+        appeal = uow.store.insert_appeal(
+            {
+                "finding_id": finding_id,
+                "staff_id": finding["staff_id"],
+                "filed_by": actor["id"],
+                "reason": reason,
+                "filed_at": now,
+            }
+        )
+        if appeal is None:
+            raise Conflict(f"调查结论 {finding_id} 已经申诉过")
+        uow.record(events.appeal_filed(appeal, finding, actor, now))
+        return appeal
 
 
-def decide_appeal(cur, rules: Rules, appeal_id: int, payload: dict, actor: dict, now) -> dict:
+def decide_appeal(uow, rules: domain.Rules, appeal_id: int, payload: dict, actor: dict) -> dict:
     """Decide an appeal; an upheld one overturns the finding and recounts the ladder."""
     upheld, reason = domain.check_appeal_decision(payload)
-    appeal = store.appeal(cur, appeal_id)
-    if appeal is None:
-        raise NotFound(f"申诉 {appeal_id} 不存在", "appeal_id")
-    store.lock_staff(cur, appeal["staff_id"])
-    appeal = store.appeal(cur, appeal_id, lock=True)
-    if appeal["status"] != "pending":
-        raise Conflict(f"申诉 {appeal_id} 已经作出决定")
-    decided = store.decide_appeal(cur, appeal_id, upheld, actor["id"], now, reason)
-    finding = store.finding(cur, appeal["finding_id"])
-    data = {
-        "appeal_id": appeal_id,
-        "finding_id": finding["id"],
-        "staff_id": appeal["staff_id"],
-        "upheld": upheld,
-        "reason": reason,
-        "actor": actor["id"],
-        "at": now.isoformat(),
-    }
-    _decide(
-        cur,
-        "appeal_decided",
-        "appeal_decision",
-        data,
-        actor,
-        now,
-        case_no=finding["case_no"],
-        subject=f"appeal:{appeal_id}",
-    )
-    result = {**decided, "recount": None}
-    if upheld:
-        store.set_finding_status(cur, finding["id"], "overturned")
-        result["recount"] = recount(
-            cur, rules, finding["staff_id"], finding["period"], actor, now, f"申诉成立：{reason}"
-        )
-    return result
+    with uow.begin():
+        now = _now(uow, rules)
+        appeal = _found(uow.store.appeal(appeal_id), f"申诉 {appeal_id}", "appeal_id")
+        # the staff member's lock first, as a finding takes it: recounts never interleave
+        uow.store.lock_staff(appeal["staff_id"])
+        appeal = uow.store.appeal_for_update(appeal_id)
+        if appeal["status"] != "pending":
+            raise Conflict(f"申诉 {appeal_id} 已经作出决定")
+        decided = uow.store.decide_appeal(appeal_id, upheld, actor["id"], now, reason)
+        finding = uow.store.finding(appeal["finding_id"])
+        uow.record(events.appeal_decided(appeal, finding, upheld, reason, actor, now))
+        result = {**decided, "recount": None}
+        if upheld:
+            uow.store.set_finding_status(finding["id"], "overturned")
+            why = f"申诉成立：{reason}"
+            result["recount"] = _recount(
+                uow, rules, finding["staff_id"], finding["period"], actor, now, why
+            )
+        return result
 
 
 # -- department deductions -----------------------------------------------------------------
 
 
-def withdraw_deduction(cur, deduction_id: int, payload: dict, actor: dict, now) -> dict:
+def withdraw_deduction(
+    uow, rules: domain.Rules, deduction_id: int, payload: dict, actor: dict
+) -> dict:
+    """Withdraw a department deduction, with the reason why it should not stand."""
     reason = domain.check_reason(payload, "reason", "撤销理由")
-    deduction = store.deduction(cur, deduction_id, lock=True)
-    if deduction is None:
-        raise NotFound(f"扣分 {deduction_id} 不存在", "deduction_id")
-    if deduction["status"] != "recorded":
-        raise Conflict(f"扣分 {deduction_id} 已经撤销")
-    row = store.withdraw_deduction(cur, deduction_id, actor["id"], now, reason)
-    data = {
-        "deduction_id": deduction_id,
-        "department": row["department"],
-        "year": row["year"],
-        "points": row["points"],
-        "reason_code": row["reason_code"],
-        "reason": reason,
-        "case_no": row["case_no"],
-        "meeting_id": row["meeting_id"],
-        "actor": actor["id"],
-        "at": now.isoformat(),
-    }
-    _decide(
-        cur,
-        "deduction_withdrawn",
-        "deduction_withdrawal",
-        data,
-        actor,
-        now,
-        case_no=row["case_no"],
-        subject=f"deduction:{deduction_id}",
-    )
-    return row
+    with uow.begin():
+        now = _now(uow, rules)
+        deduction = _found(
+            uow.store.deduction_for_update(deduction_id), f"扣分 {deduction_id}", "deduction_id"
+        )
+        if deduction["status"] != "recorded":
+            raise Conflict(f"扣分 {deduction_id} 已经撤销")
+        row = uow.store.withdraw_deduction(deduction_id, actor["id"], now, reason)
+        uow.record(events.deduction_withdrawn(row, reason, actor, now))
+        return row
 
 
 # -- reading -------------------------------------------------------------------------------
 
 
-def staff_record(cur, rules: Rules, staff_id: str) -> dict:
-    cases = [
-        {**case, "assisted_after_handover": bool(case["helper"] or case["assistance"])}
-        for case in store.cases_of(cur, staff_id)
-    ]
-    findings = store.findings_of(cur, staff_id)
-    strikes = rules.ladder.strikes(
-        domain.Finding(
-            f["id"], f["cause"], f["found_on"], f["status"] == "confirmed" and not f["no_fault"]
-        )
-        for f in findings
-    )
-    by_id = {f["id"]: f for f in findings}
+def case_timeline(uow, case_no: str) -> list[dict]:
+    with uow.begin():
+        return uow.store.timeline_of(case_no)
+
+
+def staff_record(uow, rules: domain.Rules, staff_id: str, actor: dict | None = None) -> dict:
+    """A staff member's record: cases first received (and whether they kept assisting after
+    the hand-over), cases helped, findings, strikes and sanctions. Window staff read only
+    their own."""
+    if actor is not None and actor["role"] not in READS_ANY_RECORD and actor["id"] != staff_id:
+        raise Forbidden("窗口工作人员只能查看本人的记录")
+    with uow.begin():
+        cases = uow.store.cases_of(staff_id)
+        helped = uow.store.cases_helped(staff_id)
+        findings = uow.store.findings_of(staff_id)
+        sanctions = uow.store.sanctions_of(staff_id)
+    strikes = rules.ladder.strikes(domain.counting_finding(f) for f in findings)
+    case_of = {f["id"]: f["case_no"] for f in findings}
     return {
         "staff_id": staff_id,
-        "first_received": cases,
-        "helped": store.cases_helped(cur, staff_id),
+        "first_received": [
+            {**case, "assisted_after_handover": bool(case["helper"] or case["assistance"])}
+            for case in cases
+        ],
+        "helped": helped,
         "findings": findings,
         "strikes": [
             {
                 "finding_id": s.finding_id,
-                "case_no": by_id[s.finding_id]["case_no"],
+                "case_no": case_of[s.finding_id],
                 "cause": s.cause,
                 "period": s.period,
                 "strike_no": s.strike_no,
@@ -548,7 +318,39 @@ def staff_record(cur, rules: Rules, staff_id: str) -> dict:
             }
             for s in sorted(strikes.values(), key=lambda s: (s.period, s.cause, s.strike_no))
         ],
-        "sanctions": store.sanctions_of(cur, staff_id),
+        "sanctions": sanctions,
+    }
+
+
+def investigations(uow, status=None, limit=None, cursor=None) -> dict:
+    """Investigations, newest first, open or closed or both, each with its finding."""
+    if status not in (None, "", "open", "closed"):
+        raise InvalidField("status 应为 open 或 closed", "status")
+    size, after = paging.limit_from(limit), paging.keyset_after(cursor)
+    with uow.begin():
+        items = uow.store.investigations(status or None, size, after)
+    return paging.page(items, size, "id")
+
+
+def audit_entries(uow, case_no=None, limit=None, cursor=None) -> dict:
+    """The audit trail in chain order, of one case or all."""
+    size, after = paging.limit_from(limit), paging.keyset_after(cursor)
+    with uow.begin():
+        rows = uow.store.audit_entries(case_no or None, size, after)
+    return paging.page([domain.audit_view(row) for row in rows], size, "seq")
+
+
+def department_scores(uow, rules: domain.Rules, year, departments: list[dict]) -> dict:
+    """Each department's assessment score in ``year``: the base less its standing deductions."""
+    year = check_year(year)
+    with uow.begin():
+        deductions = uow.store.deductions(year)
+    base = rules.points.base_score
+    return {
+        "year": year,
+        "base_score": base,
+        "points": dict(rules.points.points),
+        "items": domain.department_scores(departments, deductions, base),
     }
 
 

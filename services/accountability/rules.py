@@ -8,6 +8,7 @@ file stops the service instead of sanctioning people by a half-read rule.
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import yaml
 from nameko.extensions import DependencyProvider
@@ -42,19 +43,16 @@ def load_assessment_points(config: dict | None = None) -> domain.AssessmentPoint
     )
 
 
-class Rules:
-    def __init__(self, sanctions: domain.SanctionRules, points: domain.AssessmentPoints):
-        self.sanctions = sanctions
-        self.points = points
-        self.ladder = domain.StrikeLadder(sanctions)
-
-
 class RulesProvider(DependencyProvider):
     """Injects the rules read at start-up."""
 
     def setup(self):
         config = self.container.config
-        self.rules = Rules(load_sanction_rules(config), load_assessment_points(config))
+        self.rules = domain.Rules(
+            load_sanction_rules(config),
+            load_assessment_points(config),
+            ZoneInfo(service_setting(config, "TIMEZONE", "Asia/Shanghai")),
+        )
 
     def get_dependency(self, worker_ctx):
         return self.rules

@@ -1,4 +1,16 @@
-"""Accountability's SQL: every statement on the accountability schema lives here."""
+"""Accountability's SQL: every statement on the accountability schema lives here.
+
+Every function takes the transaction's cursor first (a handler calls it through its unit of
+work, without the cursor). One naming rule: a read is named by what it returns
+(``finding``, ``findings_of``), ``<thing>_for_update`` reads a row and locks it until the
+transaction ends, ``lock_<thing>`` takes an advisory lock, and a write is a verb
+(``insert_finding``, ``close_investigation``, ``append_audit_entry``).
+"""
+
+from datetime import UTC, datetime
+
+from services.accountability import domain
+from services.common import timeline
 
 # Advisory lock keys (pg_advisory_xact_lock takes bigints): the audit chain, and one per staff
 # member so that recounting their ladder never interleaves with another finding or appeal.
@@ -111,10 +123,10 @@ def investigations(cur, status: str | None, limit: int, after: int | None) -> li
     return cur.fetchall()
 
 
-def investigation(cur, investigation_id: int, lock: bool = False) -> dict | None:
+def investigation_for_update(cur, investigation_id: int) -> dict | None:
     cur.execute(
-        f"SELECT {INVESTIGATION_COLUMNS} FROM accountability.investigations i WHERE i.id = %s"
-        + (" FOR UPDATE" if lock else ""),
+        f"SELECT {INVESTIGATION_COLUMNS} FROM accountability.investigations i WHERE i.id = %s "
+        "FOR UPDATE",
         (investigation_id,),
     )
     return cur.fetchone()
@@ -227,10 +239,17 @@ def renumber_sanction(cur, sanction_id: int, strike_no: int) -> None:
     )
 
 
-def sanction(cur, sanction_id: int, lock: bool = False) -> dict | None:
+def sanction(cur, sanction_id: int) -> dict | None:
     cur.execute(
-        f"SELECT {SANCTION_COLUMNS} FROM accountability.sanctions s WHERE s.id = %s"
-        + (" FOR UPDATE" if lock else ""),
+        f"SELECT {SANCTION_COLUMNS} FROM accountability.sanctions s WHERE s.id = %s",
+        (sanction_id,),
+    )
+    return cur.fetchone()
+
+
+def sanction_for_update(cur, sanction_id: int) -> dict | None:
+    cur.execute(
+        f"SELECT {SANCTION_COLUMNS} FROM accountability.sanctions s WHERE s.id = %s FOR UPDATE",
         (sanction_id,),
     )
     return cur.fetchone()
@@ -276,11 +295,13 @@ def insert_appeal(cur, values: dict) -> dict | None:
     return cur.fetchone()
 
 
-def appeal(cur, appeal_id: int, lock: bool = False) -> dict | None:
-    cur.execute(
-        "SELECT * FROM accountability.appeals WHERE id = %s" + (" FOR UPDATE" if lock else ""),
-        (appeal_id,),
-    )
+def appeal(cur, appeal_id: int) -> dict | None:
+    cur.execute("SELECT * FROM accountability.appeals WHERE id = %s", (appeal_id,))
+    return cur.fetchone()
+
+
+def appeal_for_update(cur, appeal_id: int) -> dict | None:
+    cur.execute("SELECT * FROM accountability.appeals WHERE id = %s FOR UPDATE", (appeal_id,))
     return cur.fetchone()
 
 
@@ -334,10 +355,9 @@ def deductions(cur, year: int) -> list[dict]:
     return cur.fetchall()
 
 
-def deduction(cur, deduction_id: int, lock: bool = False) -> dict | None:
+def deduction_for_update(cur, deduction_id: int) -> dict | None:
     cur.execute(
-        f"SELECT {DEDUCTION_COLUMNS} FROM accountability.deductions WHERE id = %s"
-        + (" FOR UPDATE" if lock else ""),
+        f"SELECT {DEDUCTION_COLUMNS} FROM accountability.deductions WHERE id = %s FOR UPDATE",
         (deduction_id,),
     )
     return cur.fetchone()
@@ -387,6 +407,36 @@ def insert_audit_entry(cur, entry, prev_hash: str, hash_: str, source_event_id) 
     )
 
 
+def append_audit_entry(
+    cur,
+    *,
+    action: str,
+    actor: str | None,
+    role: str | None,
+    at: datetime,
+    content: dict,
+    case_no: str | None = None,
+    subject: str | None = None,
+    source_event_id: str | None = None,
+) -> int:
+    """Append one entry to the chain; returns its sequence number. The chain lock, held until
+    the transaction ends, keeps concurrent appends in one line (the link is the domain's)."""
+    lock_audit_chain(cur)
+    entry, prev_hash, hash_ = domain.next_entry(
+        last_audit_entry(cur),
+        recorded_at=datetime.now(UTC),
+        content=content,
+        at=at,
+        actor=actor,
+        role=role,
+        action=action,
+        case_no=case_no,
+        subject=subject,
+    )
+    insert_audit_entry(cur, entry, prev_hash, hash_, source_event_id)
+    return entry.seq
+
+
 AUDIT_COLUMNS = (
     "seq, at, recorded_at, actor, role, action, case_no, subject, content, prev_hash, hash"
 )
@@ -408,3 +458,10 @@ def all_audit_entries(conn):
         cur.itersize = 2000
         cur.execute(f"SELECT {AUDIT_COLUMNS} FROM accountability.audit_log ORDER BY seq")
         yield from cur
+
+
+# -- the case's timeline (common's table in this schema) -----------------------------------
+
+
+def timeline_of(cur, case_no: str) -> list[dict]:
+    return timeline.entries(cur, "accountability", case_no)

@@ -9,7 +9,7 @@ import eventlet
 import psycopg
 import pytest
 
-from services.accountability import audit
+from services.accountability import audit, store
 from services.common.config import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -20,7 +20,7 @@ def append_some(db, n: int, tag: str) -> list[int]:
     for i in range(n):
         with db.connection() as conn, conn.transaction():
             seqs.append(
-                audit.append(
+                store.append_audit_entry(
                     conn.cursor(),
                     action="finding",
                     actor="S0006",

@@ -268,6 +268,35 @@ def test_refused_cases_flow_to_findings_sanctions_and_an_appeal_that_recounts(se
     assert len(outbox(db, "sanction_applied", staff_id=staff)) == 7
     assert outbox(db, "appeal_decided", staff_id=staff)[0]["upheld"] is True
 
+    # one record() wrote each decision's event, timeline entry and audit entry, naming each other
+    [announced] = rows(
+        db,
+        "SELECT payload FROM accountability.outbox WHERE event_type = 'finding_recorded' "
+        "AND payload->'data'->>'finding_id' = %s",
+        str(first),
+    )
+    assert announced["payload"]["data"]["at"].endswith("+08:00")  # local time, as documented
+    audited = rows(
+        db,
+        "SELECT action, actor, role, subject, case_no FROM accountability.audit_log "
+        "WHERE source_event_id = %s",
+        announced["payload"]["id"],
+    )
+    assert audited == [
+        {"action": "finding", "actor": "S0006", "role": "supervisor",
+         "subject": f"finding:{first}", "case_no": cases[0]},
+    ]  # fmt: skip
+    timeline = rows(
+        db, "SELECT kind, text, actor FROM accountability.timeline WHERE case_no = %s ORDER BY id",
+        cases[0],
+    )  # fmt: skip
+    assert [t["kind"] for t in timeline] == ["investigation_opened", "finding_recorded"]
+    assert timeline[1] == {
+        "kind": "finding_recorded",
+        "text": "调查结论：工作态度问题",
+        "actor": "S0006",
+    }
+
 
 def test_no_fault_closes_without_sanction_and_process_goes_to_the_department(service_config, db):
     staff = f"T{uuid.uuid4().hex[:6]}"
