@@ -91,6 +91,10 @@ class UnitOfWork:
     def now(self) -> datetime:
         return self._clock()
 
+    def ping(self) -> bool:
+        """The database answers (for ``/healthz``)."""
+        return self._db.ping()
+
     @contextmanager
     def begin(self):
         """One transaction: committed when the block ends, rolled back when it raises."""

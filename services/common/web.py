@@ -86,14 +86,15 @@ def health_response(service: str, config: dict, dependencies: dict[str, bool]) -
 class Observable:
     """Mixin giving a nameko service ``GET /healthz``, ``GET /metrics`` and a ``ping`` RPC.
 
-    The service must have a ``db`` dependency (a :class:`~services.common.postgres.Database`).
+    The service must have a ``uow`` (a :class:`~services.common.unit_of_work.UnitOfWork`) or a
+    ``db`` dependency (a :class:`~services.common.postgres.Database`).
     """
 
     config = Config()
 
     def _database_reachable(self) -> bool:
         try:
-            return self.db.ping()
+            return (getattr(self, "uow", None) or self.db).ping()
         except Exception:  # a health check reports; it does not raise
             return False
 
