@@ -1,0 +1,110 @@
+"""The service's shape: the entrypoints others call keep their names, the use cases and event
+descriptions import no framework, driver or broker, and only common writes outbox rows and
+timeline entries."""
+
+import ast
+import inspect
+
+import pytest
+from nameko.events import EventHandler
+from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
+from nameko.rpc import Rpc
+from nameko.timer import Timer
+
+from services.coordination.service import CoordinationService
+from tests.unit.test_architecture import INFRASTRUCTURE, SERVICES, imported_roots
+
+COORDINATION = SERVICES / "coordination"
+# called by the gateway, intake and the tests by these names (an RPC's name is its route)
+RPCS = {
+    "classify_case",
+    "explain",
+    "add_measure",
+    "record_measure_response",
+    "pause_deadline",
+    "resume_deadline",
+    "reply",
+    "resolve",
+    "close",
+    "archive",
+    "reopen",
+    "convene_meeting",
+    "record_minutes",
+    "deliver_assignment",
+    "list_meetings",
+    "get_meeting",
+    "refusals",
+    "case_deadlines",
+    "deadlines_of_cases",
+    "case_summary",
+    "case_timeline",
+    "promote_practice",
+    "practices_for",
+    "list_practices",
+    "scan_deadlines",
+    "reload_calendar",
+    "ping",
+}
+
+
+def entrypoints(kind) -> set:
+    return {
+        (name, entrypoint)
+        for name, method in inspect.getmembers(CoordinationService)
+        for entrypoint in getattr(method, ENTRYPOINT_EXTENSIONS_ATTR, ())
+        if isinstance(entrypoint, kind)
+    }
+
+
+def test_the_entrypoints_keep_their_names():
+    assert {name for name, _ in entrypoints(Rpc)} == RPCS
+    # a consumer's method name is part of its queue's name: renaming one strands its queue
+    consumers = {(name, e.source_service, e.event_type) for name, e in entrypoints(EventHandler)}
+    assert consumers == {
+        ("on_case_registered", "intake", "case_registered"),
+        ("on_return_visit_recorded", "intake", "return_visit_recorded"),
+    }
+    assert {name for name, _ in entrypoints(Timer)} == {"deadline_clock", "calendar_check"}
+
+
+def own_imports(path) -> set:
+    """The modules of services/ that ``path`` imports, ``from services.x import y`` included."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("services."):
+            base = SERVICES.parent / node.module.replace(".", "/")
+            candidates = [base.with_suffix(".py")] + [base / f"{a.name}.py" for a in node.names]
+            found.update(candidate for candidate in candidates if candidate.exists())
+    return found
+
+
+@pytest.mark.parametrize("name", ["handlers.py", "events.py", "domain.py", "handover.py"])
+def test_use_cases_and_events_import_no_framework_driver_or_broker(name):
+    seen, todo = set(), [COORDINATION / name]
+    while todo:  # the module and what it imports from services/, transitively
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        leaked = imported_roots(current) & INFRASTRUCTURE
+        assert not leaked, f"{current.relative_to(SERVICES)} imports {sorted(leaked)}"
+        todo.extend(own_imports(current))
+
+
+@pytest.mark.parametrize("name", ["service.py", "handlers.py", "handover.py", "events.py"])
+def test_only_common_writes_the_outbox_and_the_timeline(name):
+    tree = ast.parse((COORDINATION / name).read_text(encoding="utf-8"))
+    imported = {
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    called = {
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+    assert ("services.common", "timeline") not in imported
+    assert ("services.common.outbox", "add_event") not in imported
+    assert not called & {"add_entry", "add_event", "execute"}, "SQL and records live elsewhere"
