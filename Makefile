@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: up down test lint bench infra install
+.PHONY: up down status test lint bench drill infra install
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -24,6 +24,10 @@ up: install infra
 down:
 	@test -x $(PY) && $(PY) -m services.common.localrun down || true
 
+# each process of `make up`: pid, port, up/down, restarts, uptime, /healthz
+status:
+	@$(PY) -m services.common.localrun status
+
 test: install infra
 	$(PY) -m ruff check .
 	$(PY) -m pytest
@@ -34,3 +38,7 @@ lint: install
 
 bench: install infra
 	$(PY) -m bench
+
+# faults under registration load on a private broker node and database cluster (a few minutes)
+drill: install
+	$(PY) -m tools.drill

@@ -19,7 +19,18 @@ pytestmark = pytest.mark.e2e
 def test_a_broker_restart_and_a_killed_service_lose_and_duplicate_nothing(tmp_path):
     results = tmp_path / "drill.json"
     finished = subprocess.run(
-        [sys.executable, "-W", "ignore", "-m", "tools.drill", "--short", "--json", str(results)],
+        [
+            sys.executable,
+            "-W",
+            "ignore",
+            "-m",
+            "tools.drill",
+            "--short",
+            "--json",
+            str(results),
+            "--run-dir",  # the drilled system's logs stay with the test, not in run/drills/
+            str(tmp_path / "run"),
+        ],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
