@@ -18,6 +18,7 @@ from prometheus_client import Histogram
 
 from services.common import errors
 from services.common.web import json_response
+from services.gateway import validation
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,8 @@ def as_user_error(error: Exception, request, route: str) -> errors.BanchengError
 
 
 def read_json(request, max_bytes: int) -> dict:
-    """The request body as a JSON object, or a 400/413 naming what is wrong."""
+    """The request body as a JSON object: a 400 when it is not one, a 413 when too large, a
+    422 naming the field whose value the front door refuses (:mod:`services.gateway.validation`)."""
     length = request.content_length
     if length is not None and length > max_bytes:
         raise errors.PayloadTooLarge(f"请求体超过 {max_bytes} 字节上限")
@@ -75,10 +77,15 @@ def read_json(request, max_bytes: int) -> dict:
         raise errors.PayloadTooLarge(f"请求体超过 {max_bytes} 字节上限")
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
+    except RecursionError as exc:  # json nests by recursion: thousands of "[" exhaust the stack
+        raise errors.BadRequest(f"请求体嵌套超过 {validation.MAX_DEPTH} 层") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise errors.BadRequest(f"请求体不是有效的 JSON：{exc}") from exc
+    except ValueError as exc:  # an integer longer than Python converts (4,300 digits)
+        raise errors.BadRequest("请求体中的数字过长") from exc
     if not isinstance(body, dict):
         raise errors.BadRequest("请求体应为 JSON 对象")
+    validation.check_body(body)
     return body
 
 

@@ -5,6 +5,7 @@ over RPC. Each group of API routes lives in ``routes/``, the staff pages by area
 errors are mapped in ``http.py``.
 """
 
+from services.gateway import routing
 from services.gateway.pages.accountability import AccountabilityPages
 from services.gateway.pages.cases import CasePages
 from services.gateway.pages.home import HomePages
@@ -19,6 +20,9 @@ from services.gateway.routes.feedback import FeedbackRoutes
 from services.gateway.routes.intake_extras import IntakeExtraRoutes
 from services.gateway.routes.reference import ReferenceRoutes
 from services.gateway.routes.reporting import ReportingRoutes
+
+# routing errors and bad URL inputs under /api/v1 answered in the contract's JSON
+routing.install()
 
 
 class GatewayService(

@@ -4,9 +4,16 @@ from nameko.web.handlers import http
 
 from services.common.errors import InvalidField
 from services.common.web import json_response
+from services.gateway import validation
 from services.gateway.base import GatewayBase
 from services.gateway.http import api
-from services.gateway.openapi import BEARER, errors, ok
+from services.gateway.openapi import BEARER, ID_CURSOR, LIMIT, errors, ok
+
+
+def _page(request) -> tuple[int | None, int | None]:
+    """``limit`` and ``cursor`` (the last id of the previous page), checked."""
+    args = request.args
+    return validation.page_limit(args.get("limit")), validation.id_cursor(args.get("cursor"))
 
 
 class AccountabilityRoutes(GatewayBase):
@@ -20,11 +27,9 @@ class AccountabilityRoutes(GatewayBase):
     @api("/api/v1/investigations")
     def list_investigations(self, request):
         self._user(request, "supervisor")
-        args = request.args
+        limit, cursor = _page(request)
         return json_response(
-            self.accountability.investigations(
-                args.get("status"), args.get("limit"), args.get("cursor")
-            )
+            self.accountability.investigations(request.args.get("status"), limit, cursor)
         )
 
     @http("POST", "/api/v1/investigations/<int:investigation_id>/finding")
@@ -33,6 +38,8 @@ class AccountabilityRoutes(GatewayBase):
         user = self._user(request, "supervisor")
         body = self._body(request)
         staff_id = body.get("staff_id")
+        if staff_id is not None and not isinstance(staff_id, str):
+            raise InvalidField("staff_id 应为工作人员编号（文本）", "staff_id")
         if staff_id and staff_id not in {member["id"] for member in self.intake.staff()}:
             raise InvalidField(f"工作人员 {staff_id} 不存在", "staff_id")
         finding = self.accountability.record_finding(investigation_id, body, user)
@@ -78,11 +85,9 @@ class AccountabilityRoutes(GatewayBase):
     @api("/api/v1/audit")
     def audit_trail(self, request):
         self._user(request, "supervisor")
-        args = request.args
+        limit, cursor = _page(request)
         return json_response(
-            self.accountability.audit_entries(
-                args.get("case_no"), args.get("limit"), args.get("cursor")
-            )
+            self.accountability.audit_entries(request.args.get("case_no"), limit, cursor)
         )
 
 
@@ -125,7 +130,7 @@ OPENAPI_PATHS = {
         "get": {
             "summary": "不给办事项的责任调查（督查人员）",
             "security": BEARER,
-            "parameters": _query("status", "limit", "cursor"),
+            "parameters": [*_query("status"), LIMIT, ID_CURSOR],
             "responses": {**ok(), **errors(401, 403, 422)},
         }
     },
@@ -198,7 +203,7 @@ OPENAPI_PATHS = {
         "get": {
             "summary": "审计记录（只增不改，哈希链）（督查人员）",
             "security": BEARER,
-            "parameters": _query("case_no", "limit", "cursor"),
+            "parameters": [*_query("case_no"), LIMIT, ID_CURSOR],
             "responses": {**ok(), **errors(401, 403, 422)},
         }
     },

@@ -6,10 +6,11 @@ from nameko.web.handlers import http
 
 from services.common.errors import NotFound
 from services.common.web import json_response
-from services.gateway import case_view
+from services.gateway import case_view, validation
 from services.gateway.base import GatewayBase
 from services.gateway.http import api
 
+PAGE_SIZE = 50
 CASE_FILTERS = ("site", "status", "type", "department", "overdue", "month", "q", "limit", "cursor")
 
 
@@ -30,10 +31,9 @@ class CaseRoutes(GatewayBase):
     def list_cases(self, request):
         user = self._user(request)
         filters = {name: request.args.get(name) for name in CASE_FILTERS if request.args.get(name)}
+        limit = filters["limit"] = validation.page_limit(filters.get("limit")) or PAGE_SIZE
         items = self.intake.list_cases(filters, user)
-        next_cursor = (
-            items[-1]["case_no"] if len(items) == int(filters.get("limit") or 50) else None
-        )
+        next_cursor = items[-1]["case_no"] if items and len(items) == limit else None
         return json_response({"items": items, "next_cursor": next_cursor})
 
     @http("GET", "/api/v1/cases/<string:case_no>")

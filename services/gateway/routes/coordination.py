@@ -4,17 +4,24 @@ from nameko.web.handlers import http
 
 from services.common.auth import visible_site
 from services.common.web import json_response
+from services.gateway import validation
 from services.gateway.base import GatewayBase
 from services.gateway.http import api
-from services.gateway.openapi import BEARER, errors, ok
+from services.gateway.openapi import BEARER, ID_CURSOR, LIMIT, errors, ok
 
 # Officers act on every case; the approval bureau on `pending` ones (coordination checks).
 ACTORS = ("officer", "bureau")
 LIST_KEYS = ("limit", "cursor")
 
 
-def _filters(request, *names: str) -> dict:
-    return {n: request.args.get(n) for n in (*names, *LIST_KEYS) if request.args.get(n)}
+def _filters(request, *names: str, id_cursor: bool = False) -> dict:
+    """The list's query filters with ``limit`` checked, and ``cursor`` too where it is an id."""
+    filters = {n: request.args.get(n) for n in (*names, *LIST_KEYS) if request.args.get(n)}
+    if "limit" in filters:
+        filters["limit"] = validation.page_limit(filters["limit"])
+    if id_cursor and "cursor" in filters:
+        filters["cursor"] = validation.id_cursor(filters["cursor"])
+    return filters
 
 
 class CoordinationRoutes(GatewayBase):
@@ -107,7 +114,8 @@ class CoordinationRoutes(GatewayBase):
     @api("/api/v1/joint-meetings")
     def list_meetings(self, request):
         user = self._user(request)
-        items = self.coordination.list_meetings(_filters(request, "case_no", "minuted"), user)
+        filters = _filters(request, "case_no", "minuted", id_cursor=True)
+        items = self.coordination.list_meetings(filters, user)
         return json_response({"items": items})
 
     @http("GET", "/api/v1/joint-meetings/<int:meeting_id>")
@@ -144,7 +152,8 @@ class CoordinationRoutes(GatewayBase):
     @api("/api/v1/practices")
     def list_practices(self, request):
         self._user(request)
-        items = self.coordination.list_practices(_filters(request, "matter", "window"))
+        filters = _filters(request, "matter", "window", id_cursor=True)
+        items = self.coordination.list_practices(filters)
         return json_response({"items": items})
 
     @http("POST", "/api/v1/practices")
@@ -259,10 +268,12 @@ def _get(summary: str, params: list) -> dict:
     }
 
 
-def _query(*names: str) -> list[dict]:
+def _query(*names: str, id_cursor: bool = False) -> list[dict]:
+    cursor = ID_CURSOR if id_cursor else {"name": "cursor", "in": "query", "schema": STRING}
     return [
-        {"name": n, "in": "query", "required": False, "schema": STRING}
-        for n in (*names, *LIST_KEYS)
+        *({"name": n, "in": "query", "required": False, "schema": STRING} for n in names),
+        LIMIT,
+        cursor,
     ]
 
 
@@ -308,7 +319,7 @@ OPENAPI_PATHS = {
             [],
             201,
         ),
-        **_get("联席会议列表", _query("case_no", "minuted")),
+        **_get("联席会议列表", _query("case_no", "minuted", id_cursor=True)),
     },
     "/api/v1/joint-meetings/{id}": _get("联席会议", MEETING),
     "/api/v1/joint-meetings/{id}/minutes": _post(
@@ -326,7 +337,7 @@ OPENAPI_PATHS = {
     ),
     "/api/v1/refusals": _get("全部“不能办”答复及其依据", _query("site", "department")),
     "/api/v1/practices": {
-        **_get("常态化做法", _query("matter", "window")),
+        **_get("常态化做法", _query("matter", "window", id_cursor=True)),
         **_post(
             "将办理做法推广为常态化手段",
             _object(

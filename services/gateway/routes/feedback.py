@@ -5,7 +5,7 @@ from nameko.web.handlers import http
 from services.common.web import json_response
 from services.gateway.base import GatewayBase
 from services.gateway.http import api
-from services.gateway.openapi import APPLICANT, errors, ok
+from services.gateway.openapi import APPLICANT, IDEMPOTENCY_KEY, errors, ok
 
 BATCH_ROLES = ("officer", "bureau", "supervisor", "operator")
 
@@ -54,9 +54,7 @@ FEEDBACK = {
         "applicant": {**APPLICANT, "required": []},
     },
 }
-IDEMPOTENCY = [
-    {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}
-]
+IDEMPOTENCY = [IDEMPOTENCY_KEY]
 
 OPENAPI_PATHS = {
     "/api/v1/feedback": {

@@ -1,0 +1,117 @@
+"""What the front door refuses before any service sees it (pure: no werkzeug, no nameko).
+
+Whatever enters through a path, a query or a JSON body ends up in PostgreSQL, in logs, in
+exports and in pages, so it is checked where it enters and refused with a 4xx that names the
+field (DESIGN §7):
+
+* **Characters.** No control characters other than tab, line feed and carriage return, and no
+  lone surrogates: PostgreSQL cannot store a NUL at all (psycopg raises), the others garble
+  logs and spreadsheets, and a lone surrogate cannot even be encoded as UTF-8.
+* **Numbers.** Finite only (Python's json reads ``Infinity``, ``NaN`` and ``1e400`` as
+  floats), and integers within ±(2**53 − 1), the range every JSON peer reads exactly
+  (RFC 7493, I-JSON) and far inside PostgreSQL's ``bigint``.
+* **Nesting.** A body nests at most :data:`MAX_DEPTH` levels; the deepest in the contract is
+  three (a batch of ratings, each with its applicant).
+* **Parameters.** A path or query value is at most :data:`MAX_PARAMETER_LENGTH` characters.
+  (A whole URL beyond 8 KB never reaches the front door: eventlet's HTTP server answers 414.)
+* **Lists.** ``limit`` is a whole number from 1 (each service cuts it down to its maximum);
+  a cursor that is an id is a whole number that fits ``bigint``.
+
+Fields are named as dotted paths with list indexes: ``applicant.name``, ``ratings[3].text``.
+"""
+
+import math
+import re
+from collections.abc import Iterable
+
+from services.common.errors import InvalidField
+
+# C0 controls except \t \n \r, DEL, C1 controls, and the surrogate code points
+FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+MAX_DEPTH = 16
+SAFE_INTEGER = 2**53 - 1
+BIGINT_MAX = 2**63 - 1
+MAX_PARAMETER_LENGTH = 1000
+
+
+def printable_name(name: str) -> str:
+    """A field name fit to show and log: forbidden characters escaped (``\\x00``)."""
+    return FORBIDDEN_CHARACTERS.sub(lambda m: m.group().encode("unicode_escape").decode(), name)
+
+
+def check_text(value: str, field: str) -> None:
+    """Refuse a string holding a control character or a lone surrogate (422 naming ``field``)."""
+    found = FORBIDDEN_CHARACTERS.search(value)
+    if found:
+        code = f"U+{ord(found.group()):04X}"
+        raise InvalidField(f"{field} 含有不允许的控制字符（{code}）", field)
+
+
+def check_parameters(parameters: Iterable[tuple[str, str]]) -> None:
+    """Check query or path parameters given as (name, value) pairs: names and values alike,
+    and no value longer than :data:`MAX_PARAMETER_LENGTH` (no code, id or search needs it)."""
+    for name, value in parameters:
+        field = printable_name(name)
+        if field != name:
+            raise InvalidField(f"参数名 {field} 含有不允许的控制字符", field)
+        check_text(value, field)
+        if len(value) > MAX_PARAMETER_LENGTH:
+            raise InvalidField(f"参数 {field} 超过 {MAX_PARAMETER_LENGTH} 个字符", field)
+
+
+def _child(path: str, key) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def check_body(body) -> None:
+    """Walk a parsed JSON body and refuse the first value the front door does not accept."""
+    todo = [(body, "", 1)]
+    while todo:
+        value, path, depth = todo.pop()
+        if isinstance(value, str):
+            check_text(value, path or "body")
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif isinstance(value, int):
+            if abs(value) > SAFE_INTEGER:
+                raise InvalidField(f"{path} 超出允许的整数范围（±{SAFE_INTEGER}）", path)
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise InvalidField(f"{path} 应为有限的数值", path)
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise InvalidField(f"{path} 嵌套超过 {MAX_DEPTH} 层", path)
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str):
+                    shown = printable_name(key)
+                    if shown != key:
+                        field = _child(path, shown)
+                        raise InvalidField(f"字段名 {field} 含有不允许的控制字符", field)
+                todo.append((item, _child(path, key), depth + 1))
+
+
+def _whole_number(raw: str) -> bool:
+    # at most 19 digits: bigint's range, and far below the length int() refuses to convert
+    return raw.isascii() and raw.isdigit() and len(raw) <= 19
+
+
+def page_limit(raw: str | None) -> int | None:
+    """``limit`` of a list: None when absent, else a whole number from 1 (each service cuts
+    it down to its list's maximum)."""
+    if raw in (None, ""):
+        return None
+    if not _whole_number(raw) or int(raw) < 1:
+        raise InvalidField("limit 应为不小于 1 的整数", "limit")
+    return int(raw)
+
+
+def id_cursor(raw: str | None) -> int | None:
+    """A cursor that is the last id of the previous page: None when absent, else a ``bigint``."""
+    if raw in (None, ""):
+        return None
+    if not _whole_number(raw) or int(raw) > BIGINT_MAX:
+        raise InvalidField("cursor 应为上一页返回的 next_cursor（整数）", "cursor")
+    return int(raw)
