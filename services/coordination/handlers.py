@@ -11,6 +11,7 @@ and runs the use case again).
 
 import logging
 
+from services.common import paging
 from services.common.errors import Forbidden, InvalidField, NotFound
 from services.coordination import domain, events
 from services.coordination.handover import NotHandedOver
@@ -24,15 +25,8 @@ from services.coordination.metrics import (
 log = logging.getLogger(__name__)
 
 SCAN_BATCH = 500  # deadlines one scan warns or breaches at most; the next scan takes the rest
-MAX_LISTED_CASES = 200  # a list page's cases, for deadlines_of_cases
+MAX_LISTED_CASES = paging.MAX_LIMIT  # a list page's cases, for deadlines_of_cases
 MAX_CASE_MEETINGS = 200
-
-
-def _limit(filters: dict) -> int:
-    try:
-        return max(1, min(200, int(filters.get("limit") or 50)))
-    except (TypeError, ValueError):
-        raise InvalidField("limit 应为 1 到 200 的整数", "limit") from None
 
 
 # --------------------------------------------------------------------------- what intake told
@@ -283,8 +277,8 @@ def list_meetings(uow, filters: dict) -> list[dict]:
         rows = uow.store.meetings(
             case_no=filters.get("case_no"),
             minuted=None if minuted is None else str(minuted).lower() in ("1", "true", "yes"),
-            limit=_limit(filters),
-            cursor=filters.get("cursor"),
+            limit=paging.limit_from(filters.get("limit")),
+            cursor=paging.keyset_after(filters.get("cursor")),
         )
         return _meeting_views(uow, rows)
 
@@ -318,7 +312,7 @@ def promote_practice(uow, payload: dict, actor: dict) -> dict:
 def practices_for(uow, matter: str) -> list[dict]:
     """A matter's standard practices (intake shows them when a case of it is registered)."""
     with uow.begin():
-        return uow.store.practices(matter=matter, limit=200)
+        return uow.store.practices(matter=matter, limit=paging.MAX_LIMIT)
 
 
 def list_practices(uow, filters: dict) -> list[dict]:
@@ -326,8 +320,8 @@ def list_practices(uow, filters: dict) -> list[dict]:
         return uow.store.practices(
             matter=filters.get("matter"),
             window=filters.get("window"),
-            limit=_limit(filters),
-            cursor=filters.get("cursor"),
+            limit=paging.limit_from(filters.get("limit")),
+            cursor=paging.keyset_after(filters.get("cursor")),
         )
 
 
@@ -375,8 +369,8 @@ def refusals(uow, filters: dict) -> list[dict]:
         return uow.store.refusals(
             site=filters.get("site"),
             department=filters.get("department"),
-            limit=_limit(filters),
-            cursor=filters.get("cursor"),
+            limit=paging.limit_from(filters.get("limit")),
+            cursor=filters.get("cursor") or None,  # keyed by case number (text)
         )
 
 

@@ -9,7 +9,6 @@ from nameko.timer import timer
 from services.common.consumer import consumes
 from services.common.errors import BanchengError
 from services.common.outbox import OutboxRelay
-from services.common.postgres import DatabaseProvider
 from services.common.rpc import ServiceRpc, rpc
 from services.common.unit_of_work import UnitOfWorkProvider
 from services.common.web import EntrypointMetrics, Observable
@@ -28,7 +27,6 @@ class CoordinationService(Observable):
     name = "coordination"
 
     uow = UnitOfWorkProvider(schema=SCHEMA, store_module=store, relay=OutboxRelay(SCHEMA))
-    db = DatabaseProvider()  # for /healthz and ping only: the use cases go through uow
     rules = DeadlineRules()
     calendar = Calendar()  # for the entrypoints that reload it
     entrypoint_metrics = EntrypointMetrics()

@@ -703,9 +703,19 @@ def test_deadlines_of_cases_in_one_call(uow, rules):
         refused_with(InvalidField, lambda bad=bad: handlers.deadlines_of_cases(uow, rules, bad))
 
 
-def test_list_limits_follow_one_rule(uow):
-    refused_with(InvalidField, lambda: handlers.list_practices(uow, {"limit": "many"}))
-    assert handlers.list_practices(uow, {"limit": "500"}) == []
+def test_lists_page_by_the_one_paging_rule(uow, store):
+    for title in ("一", "二", "三"):
+        practice = {"matter": "M001", "windows": ["W01"], "title": title, "description": "d"}
+        handlers.promote_practice(uow, practice, OFFICER)
+    first = handlers.list_practices(uow, {"limit": "2"})
+    assert [p["title"] for p in first] == ["三", "二"]
+    rest = handlers.list_practices(uow, {"limit": 2, "cursor": str(first[-1]["id"])})
+    assert [p["title"] for p in rest] == ["一"]
+    assert len(handlers.list_practices(uow, {"limit": "500"})) == 3  # cut to the maximum
+    for bad in ({"limit": "many"}, {"limit": "0"}, {"cursor": "abc"}):
+        error = refused_with(InvalidField, lambda bad=bad: handlers.list_practices(uow, bad))
+        assert error.field == next(iter(bad))
+        refused_with(InvalidField, lambda bad=bad: handlers.list_meetings(uow, bad))
 
 
 def test_the_summary_offers_what_the_case_allows_to_who_may_act(uow, rules):
