@@ -12,6 +12,15 @@ def add_entry(
     )
 
 
+def add_entries(cur, schema: str, entries) -> None:
+    """Many entries (case_no, actor, kind, text, data) in one COPY: a batch's."""
+    if not entries:
+        return
+    with cur.copy(f"COPY {schema}.timeline (case_no, actor, kind, text, data) FROM STDIN") as copy:
+        for case_no, actor, kind, text, data in entries:
+            copy.write_row((case_no, actor, kind, text, Jsonb(data or {})))
+
+
 def entries(cur, schema: str, case_no: str) -> list[dict]:
     cur.execute(
         f"SELECT at, actor, kind, text, data FROM {schema}.timeline WHERE case_no = %s ORDER BY at, id",

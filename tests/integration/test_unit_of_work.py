@@ -107,3 +107,30 @@ def test_the_store_is_bound_only_inside_a_transaction(db, case_table):
     with uow.begin():
         assert uow.store is not None
     assert uow.store is None
+
+
+def test_many_decisions_are_written_as_one_would_be(db, case_table):
+    uow = unit_of_work(db, case_table)
+    case_nos = [f"XW-UOW-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    with pytest.raises(RuntimeError):
+        with uow.begin():
+            uow.record_all([classified(case_no) for case_no in case_nos])
+            raise RuntimeError("a later step failed")
+    assert [counts(db, case_table, no)[1:] for no in case_nos] == [(0, 0)] * 3
+
+    with uow.begin():
+        written = uow.record_all([classified(case_no) for case_no in case_nos])
+        [single] = uow.record_all([classified(f"{case_nos[0]}-1")])
+    assert [counts(db, case_table, no)[1:] for no in case_nos] == [(1, 1)] * 3
+    assert counts(db, case_table, f"{case_nos[0]}-1")[1:] == (1, 1)
+    with db.connection() as conn:
+        stored = conn.execute(
+            f"SELECT payload FROM {SCHEMA}.outbox WHERE event_id = %s", (written[1]["id"],)
+        ).fetchone()["payload"]
+        entry = conn.execute(
+            f"SELECT actor, kind, text, data FROM {SCHEMA}.timeline WHERE case_no = %s",
+            (case_nos[1],),
+        ).fetchone()
+    assert stored == written[1] and stored["data"] == {"case_no": case_nos[1], "type": "hard"}
+    assert entry == {"actor": "S0004", "kind": "classified", "text": "分类为不好办", "data": {}}
+    assert single["source_service"] == "test"

@@ -39,3 +39,14 @@ def test_a_consumed_event_whose_handler_failed_is_handled_on_redelivery():
             raise RuntimeError("the database refused")
     with uow.handling_once(event) as work:
         assert work is not None
+
+
+def test_many_decisions_commit_with_the_block_or_not_at_all():
+    uow = FakeUnitOfWork(Store())
+    with pytest.raises(RuntimeError):
+        with uow.begin():
+            uow.record_all([Decision("case_registered", {"case_no": "XW-1"})])
+            raise RuntimeError("the database refused")
+    with uow.begin():
+        uow.record_all([Decision("case_registered", {"case_no": f"XW-{n}"}) for n in (2, 3)])
+    assert [d.data["case_no"] for d in uow.events("case_registered")] == ["XW-2", "XW-3"]
