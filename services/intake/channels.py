@@ -13,19 +13,20 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from services.common.auth import sees_all_sites
-from services.common.errors import Forbidden, InvalidField
-from services.intake import validation
-from services.intake.domain import MAX_NAME, Reference
+from services.common.errors import BanchengError, Forbidden, InvalidField
+from services.common.vocabulary import CHANNEL_LABELS, RATING_LEVEL_LABELS
+from services.intake import domain, validation
+from services.intake.domain import MAX_NAME, Reference, Registration
 
 FEEDBACK_CHANNELS = ("rating", "hotline", "comment_book")
-LEVEL_LABELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 BAD_LEVELS = frozenset({1, 2})
+# ~5,000 typical rows fit the gateway's 1 MiB body limit; this bounds one transaction
+MAX_BATCH_RATINGS = 10_000
 # Hotline calls and comment-book entries rarely name a window: the escalation window takes them.
 ESCALATION_WINDOW = "ESC"
 # leaves room in the case description (2000) for the channel's prefix
 MAX_FEEDBACK_TEXT = 1900
 ANONYMOUS = "匿名反映人"
-CHANNEL_LABELS = {"rating": "好差评", "hotline": "监督投诉电话", "comment_book": "意见留言簿"}
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def _level(payload: dict, channel: str) -> int | None:
     if value is None and channel != "rating":
         return None
     # bool is an int in Python; true is no rating
-    if not isinstance(value, int) or isinstance(value, bool) or value not in LEVEL_LABELS:
+    if not isinstance(value, int) or isinstance(value, bool) or value not in RATING_LEVEL_LABELS:
         raise InvalidField(
             "评价等级应为 1–5 的整数（5 非常满意，4 满意，3 基本满意，2 不满意，1 非常不满意）",
             "level",
@@ -268,7 +269,7 @@ def first_receiver_for(feedback: Feedback, catalogue: Catalogue) -> str:
 
 def case_description(feedback: Feedback) -> str:
     if feedback.channel == "rating":
-        head = f"好差评“{LEVEL_LABELS[feedback.level]}”（{feedback.level}级）"
+        head = f"好差评“{RATING_LEVEL_LABELS[feedback.level]}”（{feedback.level}级）"
         return f"{head}：{feedback.text}" if feedback.text else f"{head}，评价人未留言"
     return f"{CHANNEL_LABELS[feedback.channel]}反映：{feedback.text}"
 
@@ -292,6 +293,56 @@ def registration_payload(feedback: Feedback, catalogue: Catalogue) -> dict:
         "first_receiver": first_receiver_for(feedback, catalogue),
         "received_at": feedback.at.isoformat(),
     }
+
+
+def registration_of(feedback: Feedback, catalogue: Catalogue, actor: dict, now) -> Registration:
+    """The registration a case-opening piece of feedback makes, checked by the same rules as a
+    window registration (against the catalogue: no query)."""
+    form = registration_payload(feedback, catalogue)
+    return domain.check_registration(form, catalogue.reference(form), actor, now)
+
+
+def new_case(feedback: Feedback, registration: Registration, feedback_id: str) -> domain.NewCase:
+    """The case a piece of feedback opens: it names the feedback and the staff member rated."""
+    return domain.NewCase(
+        registration,
+        requires_return_visit=feedback.requires_return_visit,
+        feedback_id=feedback_id,
+        rated_staff=feedback.staff,
+    )
+
+
+def batch_rows(payload: dict) -> list:
+    """A batch's rows: a non-empty list of at most :data:`MAX_BATCH_RATINGS`."""
+    rows = payload.get("ratings")
+    if not isinstance(rows, list) or not rows:
+        raise InvalidField("ratings 应为非空列表", "ratings")
+    if len(rows) > MAX_BATCH_RATINGS:
+        raise InvalidField(f"一批最多 {MAX_BATCH_RATINGS} 条评价", "ratings")
+    return rows
+
+
+def check_batch(rows: list, catalogue: Catalogue, actor: dict, now) -> tuple[list, list]:
+    """Check every row of a rating batch against the catalogue (no query per row); bad ratings
+    are also checked as the registration they open.
+
+    Returns (accepted: [(index, feedback, registration or None)], rejected: [{index, field,
+    message}]).
+    """
+    accepted, rejected = [], []
+    for index, row in enumerate(rows):
+        try:
+            if isinstance(row, dict) and row.get("channel", "rating") != "rating":
+                raise InvalidField("批量接口只接收好差评（channel: rating）", "channel")
+            feedback = check_feedback(row, catalogue, actor, now, "rating")
+            registration = None
+            if feedback.opens_case:
+                registration = registration_of(feedback, catalogue, actor, now)
+        except BanchengError as error:
+            rejected.append({"index": index, "field": error.field, "message": error.message})
+            continue
+        accepted.append((index, feedback, registration))
+    return accepted, rejected
 
 
 def rating_counts(ratings, tz: str = "Asia/Shanghai") -> list[dict]:

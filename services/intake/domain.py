@@ -1,18 +1,24 @@
-"""Intake's domain: what a valid registration is, and how cases are numbered (pure).
+"""Intake's domain: what a valid registration is, how cases are numbered, who may see or act
+on a case, and what the case lists keep of coordination's news (pure).
 
-The service layer looks the reference data up and passes it in; nothing here touches the
-database or the broker, so every rule can be tested on plain dictionaries.
+The use cases look the reference data up and pass it in; nothing here touches the database or
+the broker, so every rule can be tested on plain dictionaries.
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.common.auth import sees_all_sites
-from services.common.errors import Forbidden, InvalidField
+from services.common.errors import Conflict, Forbidden, InvalidField
 from services.intake import validation
 
+DISTRICT_CODE = "XW"
 CHANNELS = ("window", "rating", "hotline", "comment_book")
+CASE_TYPES = ("cannot", "hard", "refused", "pending")
+# coordination states after which a breached deadline no longer makes a case overdue
+ANSWERED_STATES = frozenset({"replied", "resolved", "archived", "closed"})
+MAX_RETURN_VISIT_NOTES = 1000
 APPLICANT_KINDS = ("person", "enterprise")
 MAX_NAME = 100
 MAX_DESCRIPTION = 2000
@@ -192,3 +198,147 @@ def case_number(district: str, day: date, sequence: int, site: str) -> str:
 
 def local_day(moment: datetime, tz: str = "Asia/Shanghai") -> date:
     return moment.astimezone(ZoneInfo(tz)).date()
+
+
+# -- a new case: what it is opened from, and how it is stored --------------------------------
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """A checked registration about to become a case, with what its channel adds: the key of
+    the request that registered it, or the piece of feedback that opened it."""
+
+    registration: Registration
+    idempotency_key: str | None = None
+    requires_return_visit: bool = False
+    feedback_id: str | None = None
+    rated_staff: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """A new case as it is stored and announced: its number, what it was opened from, who
+    registered it, its applicant's ID number protected (``cipher``/``masked``/``hash``, empty
+    without one) and the earlier cases it repeats."""
+
+    case_no: str
+    new_case: NewCase
+    registered_by: str
+    protected: dict
+    repeat_of: list[str]
+
+
+def repeat_visits(
+    earlier: list[tuple[str, datetime]], received_at: datetime, window: timedelta
+) -> list[str]:
+    """The case numbers among ``earlier`` (same applicant, same matter: (case_no, received_at))
+    received within ``window`` before ``received_at``: the cases a repeat visit points to."""
+    since = received_at - window
+    return [case_no for case_no, at in earlier if at >= since]
+
+
+# -- who may see or act on a case --------------------------------------------------------------
+
+
+def check_reach(actor: dict, case: dict, acting: bool = False) -> None:
+    """Window staff see and act on their own site's cases only (Forbidden otherwise)."""
+    if not sees_all_sites(actor) and case["site"] != actor["site"]:
+        doing = "处理" if acting else "查看"
+        raise Forbidden(f"窗口工作人员只能{doing}本场所的事项")
+
+
+def listed_site(actor: dict, requested: str | None) -> str | None:
+    """The site a case list is limited to: the actor's own for window staff, who may not ask
+    for another (None: every site)."""
+    if sees_all_sites(actor):
+        return requested
+    if requested not in (None, actor["site"]):
+        raise Forbidden("窗口工作人员只能查看本场所的事项", "site")
+    return actor["site"]
+
+
+def case_type_filter(value) -> str | None:
+    if not value:
+        return None
+    if value not in CASE_TYPES:
+        raise InvalidField(f"事项类型应为 {' / '.join(CASE_TYPES)} 之一", "type")
+    return value
+
+
+def flag(value, name: str) -> bool | None:
+    """A query-string boolean (``true``/``false``/``1``/``0``); absent gives None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise InvalidField(f"{name} 应为 true 或 false", name)
+
+
+def case_view(case: dict, links: list[dict], helpers: list[dict], visits: list[dict]) -> dict:
+    """The case as the API shows it: ``repeat_of`` stays the earlier case numbers (as in the
+    event and the pages) and ``repeat_visits`` links each of them."""
+    return {
+        **case,
+        "repeat_visitor": bool(case["repeat_of"]),
+        "repeat_visits": [{**link, "url": f"/api/v1/cases/{link['case_no']}"} for link in links],
+        "helpers": helpers,
+        "return_visits": visits,
+    }
+
+
+# -- helpers and return visits -----------------------------------------------------------------
+
+
+def helper_id(staff_id) -> str:
+    if not isinstance(staff_id, str) or not staff_id.strip():
+        raise InvalidField("缺少协助人员（staff_id）", "staff_id")
+    return staff_id.strip()
+
+
+def check_helper(case: dict, staff_id: str, member: dict | None) -> None:
+    """A helper is a known staff member other than the first receiver, who stays anyway."""
+    if member is None:
+        raise InvalidField(f"工作人员 {staff_id} 不存在", "staff_id")
+    if staff_id == case["first_receiver"]:
+        raise Conflict("首接负责人始终在此事项上，无需添加为协助人员", "staff_id")
+
+
+def return_visit(body: dict) -> tuple[bool, str | None]:
+    """The 回访's answer: (satisfied, notes)."""
+    satisfied = body.get("satisfied")
+    if not isinstance(satisfied, bool):
+        raise InvalidField("satisfied 应为 true 或 false（申请人是否满意）", "satisfied")
+    notes = validation.text(
+        body.get("notes"),
+        "notes",
+        max_length=MAX_RETURN_VISIT_NOTES,
+        required=False,
+        label="回访记录",
+    )
+    return satisfied, notes
+
+
+def check_return_visit_needed(case: dict) -> None:
+    if not case["requires_return_visit"]:
+        raise Conflict("此事项不需要回访（仅实名差评需要回访）", "case_no")
+
+
+# -- what coordination tells the case lists ----------------------------------------------------
+
+
+def event_time(event: dict, name: str = "at") -> datetime:
+    """When a consumed event's change happened: its own field, else when it was announced."""
+    return datetime.fromisoformat(event["data"].get(name) or event["occurred_at"])
+
+
+def answers_deadline(event: dict) -> bool:
+    """A reply, a resolution or a state past them ends overdue: it answered the deadline,
+    late or not."""
+    if event["type"] in ("case_replied", "case_resolved"):
+        return True
+    return event["type"] == "case_state_changed" and event["data"]["to_state"] in ANSWERED_STATES

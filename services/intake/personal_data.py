@@ -169,3 +169,15 @@ class IdNumberCipher:
         """
         digest = hmac.new(self._lookup_key, self._normalized(value).encode("utf-8"), hashlib.sha256)
         return digest.hexdigest()
+
+
+def protect(cipher: IdNumberCipher, value: str | None, kind: str | None) -> dict:
+    """What is stored of an ID number: ``cipher`` (encrypted), ``masked`` and ``hash`` (to find
+    the same applicant's cases) — never the number in clear. Empty without a number."""
+    if value is None:
+        return {}
+    return {
+        "cipher": cipher.encrypt(value),
+        "masked": mask_id_number(value, kind),
+        "hash": cipher.lookup_hash(value),
+    }

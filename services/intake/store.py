@@ -1,11 +1,14 @@
-"""Intake's SQL: every statement on the intake schema lives here."""
-
-import json
+"""Intake's SQL: every statement on the intake schema lives here (``<thing>_for_update`` reads
+a row and locks it until the transaction ends; ``insert_<things>`` writes one row with INSERT
+and many with COPY). The outbox and the timeline are written by the unit of work."""
 
 from psycopg.types.json import Jsonb
 
+from services.common import timeline
 from services.intake.channels import Catalogue
-from services.intake.domain import Reference, Registration
+from services.intake.domain import CaseRecord, Reference
+
+SCHEMA = "intake"
 
 CASE_COLUMNS = """
     c.case_no, c.site_code AS site, c.window_code AS window, c.matter_code AS matter,
@@ -76,6 +79,67 @@ def staff(cur, site: str | None = None) -> list[dict]:
     return cur.fetchall()
 
 
+def upsert_reference_data(cur, seed: dict) -> None:
+    """Insert or update a district's sites, windows, departments, matters and staff (seeding)."""
+    cur.executemany(
+        "INSERT INTO intake.sites (code, name, kind, address) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, "
+        "address = EXCLUDED.address",
+        [(s["code"], s["name"], s["kind"], s.get("address", "")) for s in seed["sites"]],
+    )
+    cur.executemany(
+        "INSERT INTO intake.windows (site_code, code, name) VALUES (%s, %s, %s) "
+        "ON CONFLICT (site_code, code) DO UPDATE SET name = EXCLUDED.name",
+        [(s["code"], w["code"], w["name"]) for s in seed["sites"] for w in s["windows"]],
+    )
+    cur.executemany(
+        "INSERT INTO intake.departments (code, name, approval_bureau) VALUES (%s, %s, %s) "
+        "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, "
+        "approval_bureau = EXCLUDED.approval_bureau",
+        [(d["code"], d["name"], bool(d.get("approval_bureau"))) for d in seed["departments"]],
+    )
+    cur.executemany(
+        "INSERT INTO intake.matters (code, name, department_code, key_materials, other_materials) "
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, "
+        "department_code = EXCLUDED.department_code, key_materials = EXCLUDED.key_materials, "
+        "other_materials = EXCLUDED.other_materials",
+        [
+            (
+                m["code"],
+                m["name"],
+                m["department"],
+                Jsonb(m.get("key_materials", [])),
+                Jsonb(m.get("other_materials", [])),
+            )
+            for m in seed["matters"]
+        ],
+    )
+    cur.executemany(
+        "INSERT INTO intake.matter_sites (matter_code, site_code) VALUES (%s, %s) "
+        "ON CONFLICT DO NOTHING",
+        [(m["code"], site) for m in seed["matters"] for site in m["sites"]],
+    )
+    cur.executemany(
+        "INSERT INTO intake.staff (id, name, site_code, department_code, role, username, "
+        "password_hash) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+        "name = EXCLUDED.name, site_code = EXCLUDED.site_code, "
+        "department_code = EXCLUDED.department_code, role = EXCLUDED.role, "
+        "username = EXCLUDED.username, password_hash = EXCLUDED.password_hash",
+        [
+            (
+                s["id"],
+                s["name"],
+                s.get("site"),
+                s.get("department"),
+                s["role"],
+                s.get("username"),
+                s.get("password_hash"),
+            )
+            for s in seed["staff"]
+        ],
+    )
+
+
 def _one(cur, sql: str, params) -> dict | None:
     cur.execute(sql, params)
     return cur.fetchone()
@@ -133,15 +197,6 @@ def lock_idempotency_key(cur, key: str) -> None:
     cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
 
 
-def earlier_cases(cur, id_number_hash: str, matter: str, since) -> list[str]:
-    cur.execute(
-        "SELECT case_no FROM intake.cases WHERE id_number_hash = %s AND matter_code = %s "
-        "AND received_at >= %s ORDER BY received_at",
-        (id_number_hash, matter, since),
-    )
-    return [row["case_no"] for row in cur.fetchall()]
-
-
 CASE_INSERT_COLUMNS = (
     "case_no, site_code, window_code, matter_code, department_code, channel, applicant_kind, "
     "applicant_name, id_number_cipher, id_number_masked, id_number_hash, phone, description, "
@@ -150,21 +205,12 @@ CASE_INSERT_COLUMNS = (
 )
 
 
-def case_row(
-    case_no: str,
-    reg: Registration,
-    protected: dict,
-    actor: dict,
-    repeat_of: list[str],
-    idempotency_key: str | None = None,
-    *,
-    requires_return_visit: bool = False,
-    feedback_id: str | None = None,
-    rated_staff: str | None = None,
-) -> tuple:
+def case_row(record: CaseRecord) -> tuple:
     """One ``intake.cases`` row in the order of :data:`CASE_INSERT_COLUMNS` (INSERT and COPY)."""
+    new_case, protected = record.new_case, record.protected
+    reg = new_case.registration
     return (
-        case_no,
+        record.case_no,
         reg.site,
         reg.window,
         reg.matter,
@@ -182,30 +228,46 @@ def case_row(
         reg.first_receiver,
         reg.first_asked_by,
         reg.received_at,
-        actor["id"],
-        Jsonb(repeat_of),
-        idempotency_key,
-        requires_return_visit,
-        feedback_id,
-        rated_staff,
+        record.registered_by,
+        Jsonb(record.repeat_of),
+        new_case.idempotency_key,
+        new_case.requires_return_visit,
+        new_case.feedback_id,
+        new_case.rated_staff,
     )
 
 
-def insert_case(
-    cur,
-    case_no: str,
-    reg: Registration,
-    protected: dict,
-    actor: dict,
-    repeat_of: list[str],
-    idempotency_key: str | None,
-    **channel_fields,
-) -> None:
-    row = case_row(case_no, reg, protected, actor, repeat_of, idempotency_key, **channel_fields)
+def insert_cases(cur, records: list[CaseRecord]) -> None:
+    _insert_rows(cur, "cases", CASE_INSERT_COLUMNS, [case_row(record) for record in records])
+
+
+def earlier_cases(cur, hashes: list[str], since) -> dict[tuple[str, str], list[tuple]]:
+    """The earlier cases of these applicants (ID-number hashes) received since ``since``:
+    [(case_no, received_at)] by (hash, matter), oldest first."""
+    if not hashes:
+        return {}
     cur.execute(
-        f"INSERT INTO intake.cases ({CASE_INSERT_COLUMNS}) VALUES ({', '.join(['%s'] * len(row))})",
-        row,
+        "SELECT id_number_hash, matter_code, case_no, received_at FROM intake.cases "
+        "WHERE id_number_hash = ANY(%s) AND received_at >= %s ORDER BY received_at, case_no",
+        (list(set(hashes)), since),
     )
+    found: dict[tuple[str, str], list[tuple]] = {}
+    for row in cur.fetchall():
+        found.setdefault((row["id_number_hash"], row["matter_code"]), []).append(
+            (row["case_no"], row["received_at"])
+        )
+    return found
+
+
+def _insert_rows(cur, table: str, columns: str, rows: list[tuple]) -> None:
+    """One row with INSERT; many with COPY, one stream instead of a statement per row."""
+    if len(rows) == 1:
+        placeholders = ", ".join(["%s"] * len(rows[0]))
+        cur.execute(f"INSERT INTO intake.{table} ({columns}) VALUES ({placeholders})", rows[0])
+    elif rows:
+        with cur.copy(f"COPY intake.{table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 def registration_event(cur, case_no: str) -> dict | None:
@@ -218,6 +280,11 @@ def registration_event(cur, case_no: str) -> dict | None:
         (case_no,),
     )
     return row["payload"] if row else None
+
+
+def case_timeline(cur, case_no: str) -> list[dict]:
+    """Intake's entries on the case's timeline."""
+    return timeline.entries(cur, SCHEMA, case_no)
 
 
 def case(cur, case_no: str) -> dict | None:
@@ -330,7 +397,7 @@ def insert_return_visit(cur, case_no: str, satisfied: bool, notes: str, actor: s
     )
 
 
-def lock_case(cur, case_no: str) -> dict | None:
+def case_for_update(cur, case_no: str) -> dict | None:
     """The case's own row, locked until the transaction ends (scoping and flags)."""
     return _one(
         cur,
@@ -372,8 +439,8 @@ RATING_COLUMNS = (
 )
 
 
-def rating_row(batch_id: str | None, feedback, case_no: str | None) -> tuple:
-    """A rating in the order of :data:`RATING_COLUMNS` (its id comes from the database)."""
+def _rating_row(batch_id: str | None, feedback, case_no: str | None) -> tuple:
+    """A rating in the order of :data:`RATING_COLUMNS`."""
     return (
         batch_id,
         feedback.site,
@@ -388,11 +455,24 @@ def rating_row(batch_id: str | None, feedback, case_no: str | None) -> tuple:
     )
 
 
-def insert_rating(cur, rating_id: str, row: tuple) -> None:
-    cur.execute(
-        f"INSERT INTO intake.ratings (id, {RATING_COLUMNS}) "
-        f"VALUES (%s, {', '.join(['%s'] * len(row))})",
-        (rating_id, *row),
+def insert_ratings(cur, batch_id: str | None, ratings: list[tuple]) -> None:
+    """Ratings given as (feedback, case_no, rating id): a rating that opened a case has the id
+    its case names; the others get theirs from the database."""
+    _insert_rows(
+        cur,
+        "ratings",
+        RATING_COLUMNS,
+        [_rating_row(batch_id, feedback, case_no) for feedback, case_no, id_ in ratings if not id_],
+    )
+    _insert_rows(
+        cur,
+        "ratings",
+        f"id, {RATING_COLUMNS}",
+        [
+            (id_, *_rating_row(batch_id, feedback, case_no))
+            for feedback, case_no, id_ in ratings
+            if id_
+        ],
     )
 
 
@@ -444,7 +524,7 @@ def save_feedback_response(cur, idempotency_key: str, response: dict) -> None:
     )
 
 
-# -- the batch path: COPY, and one round trip per step rather than per row --------------------
+# -- case numbers (on the side pool's connection) -------------------------------------------
 
 
 def reserve_case_sequences(cur, day, count: int) -> int:
@@ -455,49 +535,6 @@ def reserve_case_sequences(cur, day, count: int) -> int:
         {"day": day, "n": count},
     )
     return cur.fetchone()["last"] - count + 1
-
-
-def earlier_cases_of_many(cur, hashes: list[str], since) -> dict[tuple[str, str], list[tuple]]:
-    """Earlier cases of many applicants at once: (case_no, received_at) by (hash, matter)."""
-    if not hashes:
-        return {}
-    cur.execute(
-        "SELECT id_number_hash, matter_code, case_no, received_at FROM intake.cases "
-        "WHERE id_number_hash = ANY(%s) AND received_at >= %s ORDER BY received_at, case_no",
-        (list(set(hashes)), since),
-    )
-    found: dict[tuple[str, str], list[str]] = {}
-    for row in cur.fetchall():
-        found.setdefault((row["id_number_hash"], row["matter_code"]), []).append(
-            (row["case_no"], row["received_at"])
-        )
-    return found
-
-
-def copy_rows(cur, table: str, columns: str, rows) -> None:
-    """COPY ``rows`` into ``intake.<table>``: one stream instead of a statement per row."""
-    with cur.copy(f"COPY intake.{table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def copy_events(cur, events: list[dict]) -> None:
-    """Write many events to intake's outbox in one COPY (same rows as ``outbox.add_event``)."""
-    if not events:
-        return
-    copy_rows(
-        cur,
-        "outbox",
-        "event_id, event_type, payload",
-        ((e["id"], e["type"], json.dumps(e, ensure_ascii=False)) for e in events),
-    )
-    # the Database wrapper wakes the relay after the commit, as add_event arranges
-    cur.wrote_events = True
-
-
-def copy_timeline(cur, entries) -> None:
-    """Timeline rows (case_no, actor, kind, text) in one COPY."""
-    copy_rows(cur, "timeline", "case_no, actor, kind, text", entries)
 
 
 # -- what coordination tells us (consumed events) ---------------------------------------------

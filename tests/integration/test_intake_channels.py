@@ -20,6 +20,8 @@ from services.common import sandbox
 from services.common.errors import Conflict, Forbidden, InvalidField
 from services.common.events import new_event
 from services.common.postgres import DatabaseProvider
+from services.common.unit_of_work import UnitOfWorkProvider
+from services.intake import store
 from services.intake.service import IntakeService
 from tests.integration.helpers import running, wait_for
 
@@ -60,6 +62,7 @@ class IntakeWithoutRelay(IntakeService):
     to a broker where nobody else listens (the session's intake relays publish them)."""
 
     db = DatabaseProvider()
+    uow = UnitOfWorkProvider(schema=store.SCHEMA, store_module=store)
 
 
 @pytest.fixture(scope="module")
@@ -505,12 +508,14 @@ class IntakeAskingTheStub(IntakeService):
 
     name = "intake_practices_probe"
     db = DatabaseProvider()
+    uow = UnitOfWorkProvider(schema=store.SCHEMA, store_module=store)
     coordination = RpcProxy("practices_stub")
 
 
 class IntakeAskingNobody(IntakeService):
     name = "intake_practices_nobody"
     db = DatabaseProvider()
+    uow = UnitOfWorkProvider(schema=store.SCHEMA, store_module=store)
     coordination = RpcProxy("no_such_service")
 
 

@@ -1,0 +1,43 @@
+"""Intake's nameko adapter for registration: the :class:`Registrar` its use cases receive."""
+
+import functools
+from datetime import date, timedelta
+
+from nameko.extensions import DependencyProvider
+
+from services.common.config import service_setting
+from services.common.postgres import Database, SidePostgresPool
+from services.intake import personal_data, store
+from services.intake.handlers import Registrar
+
+
+class RegistrarProvider(DependencyProvider):
+    """Gives every worker the service's :class:`Registrar`: case numbers taken on the side
+    pool (connections of their own: a registration holding a connection of the main pool
+    never waits for a second one from it), the ID-number cipher and the repeat-visit window
+    from the configuration."""
+
+    pool = SidePostgresPool()
+
+    def setup(self):
+        days = int(service_setting(self.container.config, "REPEAT_VISIT_DAYS", 90))
+        self.registrar = Registrar(
+            reserve_case_numbers=self._reserve_case_numbers,
+            protect=self._protect,
+            repeat_window=timedelta(days=days),
+        )
+
+    def get_dependency(self, worker_ctx) -> Registrar:
+        return self.registrar
+
+    def _reserve_case_numbers(self, day: date, count: int) -> int:
+        with Database(self.pool.pool).transaction() as counter:
+            return store.reserve_case_sequences(counter, day, count)
+
+    @functools.cached_property
+    def _cipher(self) -> personal_data.IdNumberCipher:
+        # made at the first registration, as before: a bad key fails registrations, not logins
+        return personal_data.IdNumberCipher(service_setting(self.container.config, "ID_NUMBER_KEY"))
+
+    def _protect(self, id_number: str | None, kind: str | None) -> dict:
+        return personal_data.protect(self._cipher, id_number, kind)

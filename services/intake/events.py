@@ -1,0 +1,121 @@
+"""What intake announces, as :class:`Decision`s (pure: no I/O).
+
+Each function gives one event's payload exactly as ``docs/events.md`` documents it (the other
+services consume them) and the entry it writes on the case's timeline; the unit of work turns
+a decision into its outbox row and its timeline entry.
+"""
+
+from datetime import datetime
+
+from services.common.decisions import Decision
+from services.common.vocabulary import CHANNEL_LABELS, label
+from services.intake import channels
+from services.intake.domain import CaseRecord
+
+
+def registered_text(record: CaseRecord) -> str:
+    """A registration's timeline entry: the form's, or the channel's whose feedback opened it."""
+    if record.new_case.feedback_id is None:
+        return "事项已登记（intake）"
+    channel = record.new_case.registration.channel
+    return f"{label(CHANNEL_LABELS, channel)}反映已登记为事项（intake）"
+
+
+def case_registered(record: CaseRecord) -> Decision:
+    """A new case, from any channel (the form, a bad rating, the hotline, the comment book)."""
+    registration, new_case = record.new_case.registration, record.new_case
+    return Decision(
+        "case_registered",
+        {
+            "case_no": record.case_no,
+            "site": registration.site,
+            "window": registration.window,
+            "matter": registration.matter,
+            "department": registration.department,
+            "channel": registration.channel,
+            "applicant_kind": registration.applicant_kind,
+            "id_number_masked": record.protected.get("masked"),
+            "first_receiver": registration.first_receiver,
+            "first_asked_by": registration.first_asked_by,
+            "received_at": registration.received_at.isoformat(),
+            "registered_by": record.registered_by,
+            "repeat_of": record.repeat_of,
+            "requires_return_visit": new_case.requires_return_visit,
+            "feedback_id": new_case.feedback_id,
+            "rated_staff": new_case.rated_staff,
+        },
+        site=registration.site,
+        case_no=record.case_no,
+        actor=record.registered_by,
+        timeline_kind="registered",
+        timeline_text=registered_text(record),
+    )
+
+
+def case_helper_added(case: dict, staff_id: str, actor: str, at: datetime) -> Decision:
+    """A helper joined ``case``; the first receiver stays on it."""
+    return Decision(
+        "case_helper_added",
+        {"case_no": case["case_no"], "staff_id": staff_id, "actor": actor, "at": at.isoformat()},
+        site=case["site"],
+        case_no=case["case_no"],
+        actor=actor,
+        timeline_kind="helper_added",
+        timeline_text=f"添加协助人员 {staff_id}",
+    )
+
+
+def return_visit_recorded(
+    case: dict, satisfied: bool, notes: str | None, actor: str, at: datetime
+) -> Decision:
+    """The 回访 a real-name bad rating's case requires before it may close."""
+    return Decision(
+        "return_visit_recorded",
+        {
+            "case_no": case["case_no"],
+            "actor": actor,
+            "at": at.isoformat(),
+            "satisfied": satisfied,
+            "notes": notes,
+        },
+        site=case["site"],
+        case_no=case["case_no"],
+        actor=actor,
+        timeline_kind="return_visit",
+        timeline_text=f"已回访：{'满意' if satisfied else '不满意'}",
+    )
+
+
+def ratings_received(
+    batch_id: str | None, ratings: list, feedback_id: str | None = None
+) -> Decision:
+    """Ratings kept for reporting, good and bad, aggregated per day, site, window, matter, staff
+    and level; a single rating has no batch and names its ``feedback_id``. No timeline entry."""
+    sites = {rating.site for rating in ratings}
+    return Decision(
+        "ratings_received",
+        {
+            "batch_id": batch_id,
+            "feedback_id": feedback_id,
+            "counts": channels.rating_counts(ratings),
+            "n": len(ratings),
+            "bad": sum(1 for rating in ratings if rating.bad),
+        },
+        site=next(iter(sites)) if len(sites) == 1 else None,
+    )
+
+
+def suggestion_recorded(feedback_id: str, feedback, at: datetime) -> Decision:
+    """A comment-book entry that reports no failure. No timeline entry (it opened no case)."""
+    return Decision(
+        "suggestion_recorded",
+        {
+            "feedback_id": feedback_id,
+            "channel": feedback.channel,
+            "site": feedback.site,
+            "window": feedback.window,
+            "matter": feedback.matter,
+            "at": at.isoformat(),
+        },
+        site=feedback.site,
+    )

@@ -1,0 +1,341 @@
+"""Intake's use cases, each in one unit of work (no SQL, no cursor, no nameko).
+
+A use case reads and changes state through ``uow.store``, takes the time from ``uow.now()``,
+asks the domain (and the channels) for the rules and records each decision with
+``uow.record(...)``: the event and its timeline entry are committed with the state change or
+not at all. What each decision says: :mod:`services.intake.events`.
+
+Every case, from any channel and one at a time or a batch's, is opened by :func:`_open_cases`:
+the same ID-number protection, repeat-visit links, numbering and ``case_registered`` event.
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from services.common.errors import NotFound, Unauthorized
+from services.common.passwords import verify_password
+from services.intake import channels, domain, events
+from services.intake.domain import CaseRecord, NewCase
+
+
+@dataclass(frozen=True)
+class Registrar:
+    """What opening cases needs besides the unit of work.
+
+    ``reserve_case_numbers(day, count)`` takes ``count`` numbers of ``day`` and returns the
+    first, in a short transaction of its own (intake's side pool): the day's counter row is
+    then locked for one short commit instead of for a whole registration, which serialised
+    every registration of the district. The price: a registration failing after it (only a
+    database error can, the form was checked before) leaves a gap in that day's numbers.
+    ``protect(id_number, kind)`` gives what is stored of an ID number
+    (:func:`services.intake.personal_data.protect`).
+    """
+
+    reserve_case_numbers: Callable[[date, int], int]
+    protect: Callable[[str | None, str | None], dict]
+    repeat_window: timedelta
+
+
+# -- identity and reference data -------------------------------------------------------------
+
+
+def authenticate(uow, username: str, password: str) -> dict:
+    """The staff member with these credentials (without the password hash)."""
+    with uow.begin():
+        staff = uow.store.staff_by_username(username or "")
+    if (
+        not staff
+        or not staff["password_hash"]
+        or not verify_password(password or "", staff["password_hash"])
+    ):
+        raise Unauthorized("用户名或密码不正确")
+    staff.pop("password_hash")
+    return staff
+
+
+def sites(uow) -> list[dict]:
+    with uow.begin():
+        return uow.store.sites()
+
+
+def departments(uow) -> list[dict]:
+    with uow.begin():
+        return uow.store.departments()
+
+
+def matters(uow, site: str | None = None) -> list[dict]:
+    with uow.begin():
+        return uow.store.matters(site)
+
+
+def staff(uow, site: str | None = None) -> list[dict]:
+    with uow.begin():
+        return uow.store.staff(site)
+
+
+# -- registration, from every channel --------------------------------------------------------
+
+
+def register_case(
+    uow, registrar: Registrar, payload: dict, actor: dict, idempotency_key: str | None
+) -> dict:
+    """Register a case from the form; the same ``idempotency_key`` always returns the same
+    case (``replayed``: true), retries waiting on the key until the first one committed."""
+    with uow.begin():
+        if idempotency_key:
+            uow.store.lock_idempotency_key(idempotency_key)
+            existing = uow.store.case_no_for_idempotency_key(idempotency_key)
+            if existing:
+                return {**_case_view(uow, existing), "replayed": True}
+        reference = uow.store.reference_for(payload)
+        registration = domain.check_registration(payload, reference, actor, uow.now())
+        new_case = NewCase(registration, idempotency_key=idempotency_key)
+        [case_no] = _open_cases(uow, registrar, [new_case], actor)
+        return {**_case_view(uow, case_no), "replayed": False}
+
+
+def _open_cases(uow, registrar: Registrar, new_cases: list[NewCase], actor: dict) -> list[str]:
+    """Store and announce new cases (one, or a batch's in one go); returns their numbers.
+
+    A repeat visit is the same applicant (ID number) with the same matter within the repeat
+    window, counting cases opened earlier in the same batch.
+    """
+    if not new_cases:
+        return []
+    protections = [
+        registrar.protect(case.registration.id_number, case.registration.applicant_kind)
+        for case in new_cases
+    ]
+    hashes = [protected["hash"] for protected in protections if protected]
+    earlier = {}
+    if hashes:
+        oldest = min(case.registration.received_at for case in new_cases)
+        earlier = uow.store.earlier_cases(hashes, oldest - registrar.repeat_window)
+    day = domain.local_day(uow.now())
+    first = registrar.reserve_case_numbers(day, len(new_cases))
+    records = []
+    for offset, (new_case, protected) in enumerate(zip(new_cases, protections, strict=True)):
+        registration = new_case.registration
+        case_no = domain.case_number(domain.DISTRICT_CODE, day, first + offset, registration.site)
+        repeat_of = []
+        if protected:
+            found = earlier.setdefault((protected["hash"], registration.matter), [])
+            repeat_of = domain.repeat_visits(
+                found, registration.received_at, registrar.repeat_window
+            )
+            found.append((case_no, registration.received_at))
+        records.append(CaseRecord(case_no, new_case, actor["id"], protected, repeat_of))
+    uow.store.insert_cases(records)
+    uow.record_all([events.case_registered(record) for record in records])
+    return [record.case_no for record in records]
+
+
+def submit_feedback(
+    uow, registrar: Registrar, payload: dict, actor: dict, idempotency_key: str | None
+) -> dict:
+    """One piece of feedback: it opens a case (a bad rating, a hotline complaint, a reported
+    failure), or is kept as a rating or a suggestion."""
+    key = f"feedback:{idempotency_key}" if idempotency_key else None
+    with uow.begin():
+        replayed = _replayed_answer(uow, key)
+        if replayed is not None:
+            return replayed
+        now = uow.now()
+        catalogue = uow.store.catalogue()
+        feedback = channels.check_feedback(payload, catalogue, actor, now)
+        feedback_id = str(uuid.uuid4())
+        result = {"feedback_id": feedback_id, "channel": feedback.channel, "case_no": None}
+        if feedback.opens_case:
+            registration = channels.registration_of(feedback, catalogue, actor, now)
+            new_case = channels.new_case(feedback, registration, feedback_id)
+            [result["case_no"]] = _open_cases(uow, registrar, [new_case], actor)
+            result["requires_return_visit"] = feedback.requires_return_visit
+        if feedback.channel == "rating":
+            uow.store.insert_ratings(None, [(feedback, result["case_no"], feedback_id)])
+            uow.record(events.ratings_received(None, [feedback], feedback_id))
+        elif result["case_no"]:
+            uow.store.insert_complaint(feedback_id, feedback, result["case_no"], actor["id"])
+        else:
+            uow.store.insert_suggestion(feedback_id, feedback, actor["id"])
+            uow.record(events.suggestion_recorded(feedback_id, feedback, now))
+        return _answered(uow, key, result)
+
+
+def submit_ratings_batch(
+    uow, registrar: Registrar, payload: dict, actor: dict, idempotency_key: str | None
+) -> dict:
+    """Many ratings at once (the province-scale feed): valid rows are kept, invalid ones
+    reported by index; bad ratings open cases. Rows, cases, events and timeline entries go in
+    with COPY, so the batch costs a fixed number of round trips whatever its size."""
+    rows = channels.batch_rows(payload)
+    key = f"ratings-batch:{idempotency_key}" if idempotency_key else None
+    with uow.begin():
+        replayed = _replayed_answer(uow, key)
+        if replayed is not None:
+            return replayed
+        catalogue = uow.store.catalogue()
+        accepted, rejected = channels.check_batch(rows, catalogue, actor, uow.now())
+        batch_id = str(uuid.uuid4())
+        # a bad rating's id is made here, so that its case can name it
+        new_cases = {
+            index: channels.new_case(feedback, registration, str(uuid.uuid4()))
+            for index, feedback, registration in accepted
+            if registration is not None
+        }
+        case_nos = _open_cases(uow, registrar, list(new_cases.values()), actor)
+        opened = dict(zip(new_cases, case_nos, strict=True))
+        rating_ids = {index: new_case.feedback_id for index, new_case in new_cases.items()}
+        uow.store.insert_ratings(
+            batch_id,
+            [(feedback, opened.get(i), rating_ids.get(i)) for i, feedback, _ in accepted],
+        )
+        if accepted:
+            uow.record(events.ratings_received(batch_id, [feedback for _, feedback, _ in accepted]))
+        result = {
+            "batch_id": batch_id,
+            "accepted": len(accepted),
+            "rejected": rejected,
+            "cases_opened": [
+                {"index": index, "case_no": case_no, "feedback_id": rating_ids[index]}
+                for index, case_no in opened.items()
+            ],
+        }
+        return _answered(uow, key, result)
+
+
+def _replayed_answer(uow, key: str | None) -> dict | None:
+    """The answer already given to this idempotency key (None: first time, or no key); the
+    key stays locked until the transaction ends, so retries queue here."""
+    if not key:
+        return None
+    uow.store.lock_idempotency_key(key)
+    saved = uow.store.feedback_response(key)
+    return None if saved is None else {**saved, "replayed": True}
+
+
+def _answered(uow, key: str | None, result: dict) -> dict:
+    """``result``, kept for a retry with the same key."""
+    if key:
+        uow.store.save_feedback_response(key, result)
+    return {**result, "replayed": False}
+
+
+# -- reading cases ---------------------------------------------------------------------------
+
+
+def get_case(uow, case_no: str, actor: dict) -> dict:
+    with uow.begin():
+        return _case_view(uow, case_no, actor)
+
+
+def list_cases(uow, filters: dict, actor: dict) -> list[dict]:
+    """Cases newest first, window staff's limited to their own site."""
+    site = domain.listed_site(actor, filters.get("site"))
+    case_type = domain.case_type_filter(filters.get("type"))
+    overdue = domain.flag(filters.get("overdue"), "overdue")
+    with uow.begin():
+        return uow.store.list_cases(
+            site=site,
+            status=filters.get("status"),
+            department=filters.get("department"),
+            month=filters.get("month"),
+            q=filters.get("q"),
+            first_receiver=filters.get("first_receiver"),
+            case_type=case_type,
+            overdue=overdue,
+            limit=int(filters.get("limit") or 50),
+            cursor=filters.get("cursor"),
+        )
+
+
+def case_timeline(uow, case_no: str) -> list[dict]:
+    """Intake's entries on the case's timeline."""
+    with uow.begin():
+        return uow.store.case_timeline(case_no)
+
+
+def registration_event(uow, case_no: str) -> dict | None:
+    """The case's ``case_registered`` event as written to the outbox (same id: a consumer asked
+    about the case before the event reached it dedupes the delivery); None for an unknown case."""
+    with uow.begin():
+        return uow.store.registration_event(case_no)
+
+
+def _case_view(uow, case_no: str, actor: dict | None = None) -> dict:
+    case = uow.store.case(case_no)
+    if case is None:
+        raise NotFound(f"事项 {case_no} 不存在", "case_no")
+    if actor is not None:
+        domain.check_reach(actor, case)
+    return domain.case_view(
+        case,
+        uow.store.case_links(case["repeat_of"]),
+        uow.store.helpers(case_no),
+        uow.store.return_visits(case_no),
+    )
+
+
+def _case_for_action(uow, case_no: str, actor: dict) -> dict:
+    case = uow.store.case_for_update(case_no)
+    if case is None:
+        raise NotFound(f"事项 {case_no} 不存在", "case_no")
+    domain.check_reach(actor, case, acting=True)
+    return case
+
+
+# -- first receiver, helpers, return visits -------------------------------------------------
+
+
+def add_helper(uow, case_no: str, staff_id, actor: dict) -> dict:
+    """Add a helper; the first receiver stays on the case (no use case changes them)."""
+    staff_id = domain.helper_id(staff_id)
+    with uow.begin():
+        case = _case_for_action(uow, case_no, actor)
+        domain.check_helper(case, staff_id, uow.store.staff_member(staff_id))
+        added = uow.store.add_helper(case_no, staff_id, actor["id"])
+        if added is not None:
+            uow.record(events.case_helper_added(case, staff_id, actor["id"], uow.now()))
+        return {
+            "case_no": case_no,
+            "staff_id": staff_id,
+            "added": added is not None,
+            "first_receiver": case["first_receiver"],
+            "helpers": uow.store.helpers(case_no),
+        }
+
+
+def record_return_visit(uow, case_no: str, body: dict, actor: dict) -> dict:
+    """Record the 回访 a real-name bad rating requires before its case may close."""
+    satisfied, notes = domain.return_visit(body)
+    with uow.begin():
+        case = _case_for_action(uow, case_no, actor)
+        domain.check_return_visit_needed(case)
+        visit = uow.store.insert_return_visit(case_no, satisfied, notes, actor["id"])
+        uow.record(events.return_visit_recorded(case, satisfied, notes, actor["id"], uow.now()))
+        return {"case_no": case_no, "return_visit": visit}
+
+
+# -- what coordination tells us: status, type and overdue for the case lists ---------------
+
+
+def follow_coordination(uow, event: dict) -> bool:
+    """Keep a case's status, type and overdue flag for the lists, once per event: False for a
+    redelivery."""
+    with uow.handling_once(event) as work:
+        if work is None:
+            return False
+        data, case_no = event["data"], event["data"]["case_no"]
+        if event["type"] == "case_state_changed":
+            at = domain.event_time(event)
+            work.store.set_status(case_no, data["to_state"], at, data.get("type"))
+        elif event["type"] == "case_classified":
+            at = domain.event_time(event)
+            complex_ = bool(data.get("complex"))
+            work.store.set_classification(case_no, data["type"], complex_, at)
+        elif event["type"] == "deadline_breached":
+            work.store.mark_deadline_breached(case_no)
+        if domain.answers_deadline(event):
+            work.store.mark_answered(case_no)
+        return True
