@@ -28,6 +28,44 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def _decided(
+    event_type: str,
+    data: dict,
+    actor: Mapping,
+    at: datetime,
+    *,
+    case: Mapping | None = None,
+    timeline: Note | None = None,
+) -> Decision:
+    """A signed-in user's decision at ``at``: its payload ends with who and when; on ``case``
+    (its site and its timeline, where ``timeline`` says what to write)."""
+    kind, text, timeline_data = timeline or (None, "", None)
+    return Decision(
+        event_type,
+        {**data, "actor": actor["id"], "at": at.isoformat()},
+        site=case["site"] if case else None,
+        case_no=case["case_no"] if case else None,
+        actor=actor["id"],
+        timeline_kind=kind,
+        timeline_text=text,
+        timeline_data=timeline_data,
+    )
+
+
+def _clocked(event_type: str, data: dict, deadline: Mapping, timeline: Note | None) -> Decision:
+    """The deadline clock's decision on ``deadline`` (no one signed in)."""
+    kind, text, timeline_data = timeline or (None, "", None)
+    return Decision(
+        event_type,
+        data,
+        site=deadline["site"],
+        case_no=deadline["case_no"],
+        timeline_kind=kind,
+        timeline_text=text,
+        timeline_data=timeline_data,
+    )
+
+
 # --------------------------------------------------------------------------- the case's flow
 
 
@@ -35,52 +73,46 @@ def case_state_changed(
     case: Mapping, target: str, actor: Mapping, reason: str | None, at: datetime
 ) -> Decision:
     """``case`` (as it was before) moves to ``target``."""
-    return Decision(
+    change = {"from_state": case["state"], "to_state": target, "reason": reason}
+    text = f"{STATE_LABELS[case['state']]} → {STATE_LABELS[target]}" + (
+        f"：{reason}" if reason else ""
+    )
+    return _decided(
         "case_state_changed",
         {
             "case_no": case["case_no"],
-            "from_state": case["state"],
-            "to_state": target,
-            "actor": actor["id"],
-            "reason": reason,
-            "at": at.isoformat(),
+            **change,
             "site": case["site"],
             "department": case["department"],
             "type": case["type"],
         },
-        site=case["site"],
-        case_no=case["case_no"],
-        actor=actor["id"],
-        timeline_kind="state_changed",
-        timeline_text=f"{STATE_LABELS[case['state']]} → {STATE_LABELS[target]}"
-        + (f"：{reason}" if reason else ""),
-        timeline_data={"from_state": case["state"], "to_state": target, "reason": reason},
+        actor,
+        at,
+        case=case,
+        timeline=Note("state_changed", text, change),
     )
 
 
 def case_classified(case: Mapping, classification: dict, actor: Mapping, at: datetime) -> Decision:
     label = TYPE_LABELS[classification["type"]]
     complex_note = "（特别复杂）" if classification["complex"] else ""
-    return Decision(
+    text = f"分类为“{label}”{complex_note}：{classification['reason']}"
+    return _decided(
         "case_classified",
         {
             "case_no": case["case_no"],
             "type": classification["type"],
             "complex": classification["complex"],
             "reason": classification["reason"],
-            "actor": actor["id"],
-            "at": at.isoformat(),
             "site": case["site"],
             "department": case["department"],
             "matter": case["matter"],
             "first_receiver": case["first_receiver"],
         },
-        site=case["site"],
-        case_no=case["case_no"],
-        actor=actor["id"],
-        timeline_kind="classified",
-        timeline_text=f"分类为“{label}”{complex_note}：{classification['reason']}",
-        timeline_data=classification,
+        actor,
+        at,
+        case=case,
+        timeline=Note("classified", text, classification),
     )
 
 
@@ -89,16 +121,16 @@ def explanation_given(case: Mapping, explanation: dict, actor: Mapping, at: date
     missing = "；".join(
         f"{m['name']}（{m['how_to_obtain']}）" for m in explanation["missing_key_materials"]
     )
-    return Decision(
+    text = f"无法办理。依据：{explanation['legal_basis']}。{explanation['explanation']}" + (
+        f" 缺少关键材料：{missing}" if missing else ""
+    )
+    return _decided(
         "explanation_given",
-        {**explanation, "case_no": case["case_no"], "actor": actor["id"], "at": at.isoformat()},
-        site=case["site"],
-        case_no=case["case_no"],
-        actor=actor["id"],
-        timeline_kind="explained",
-        timeline_text=f"无法办理。依据：{explanation['legal_basis']}。{explanation['explanation']}"
-        + (f" 缺少关键材料：{missing}" if missing else ""),
-        timeline_data=explanation,
+        {**explanation, "case_no": case["case_no"]},
+        actor,
+        at,
+        case=case,
+        timeline=Note("explained", text, explanation),
     )
 
 
@@ -107,7 +139,8 @@ def measure_added(
 ) -> Decision:
     """A `hard` case's coordination measure (``measure`` as domain.check_measure gives it)."""
     due = _iso(measure["due"])
-    return Decision(
+    departments = "、".join(measure["departments"])
+    return _decided(
         "measure_added",
         {
             "case_no": case["case_no"],
@@ -117,16 +150,15 @@ def measure_added(
             "details": measure["details"],
             "materials": measure["materials"],
             "due": due,
-            "actor": actor["id"],
-            "at": at.isoformat(),
         },
-        site=case["site"],
-        case_no=case["case_no"],
-        actor=actor["id"],
-        timeline_kind="measure_added",
-        timeline_text=f"协调措施 {measure['measure']}（{'、'.join(measure['departments'])}）："
-        f"{measure['details']}",
-        timeline_data={**measure, "due": due, "measure_id": measure_id},
+        actor,
+        at,
+        case=case,
+        timeline=Note(
+            "measure_added",
+            f"协调措施 {measure['measure']}（{departments}）：{measure['details']}",
+            {**measure, "due": due, "measure_id": measure_id},
+        ),
     )
 
 
@@ -139,21 +171,14 @@ def measure_response_recorded(
     case: Mapping, measure_id: int, response: dict, actor: Mapping, at: datetime
 ) -> Decision:
     delivered = "已落实" if response["delivered"] else "未落实"
-    return Decision(
+    text = f"{response['department']} 答复（{delivered}）：{response['response']}"
+    return _decided(
         "measure_response_recorded",
-        {
-            **response,
-            "case_no": case["case_no"],
-            "measure_id": measure_id,
-            "actor": actor["id"],
-            "at": at.isoformat(),
-        },
-        site=case["site"],
-        case_no=case["case_no"],
-        actor=actor["id"],
-        timeline_kind="measure_response",
-        timeline_text=f"{response['department']} 答复（{delivered}）：{response['response']}",
-        timeline_data={**response, "measure_id": measure_id},
+        {**response, "case_no": case["case_no"], "measure_id": measure_id},
+        actor,
+        at,
+        case=case,
+        timeline=Note("measure_response", text, {**response, "measure_id": measure_id}),
     )
 
 
@@ -172,7 +197,7 @@ def reply(
 
 
 def case_replied(case: Mapping, reply: dict) -> Decision:
-    """The case's :func:`reply`, announced with its site."""
+    """The case's :func:`reply`, announced with its site (``replied_at`` says when)."""
     timing = {True: "按期", False: "超期", None: "无期限"}[reply["on_time"]]
     return Decision(
         "case_replied",
@@ -188,7 +213,8 @@ def case_replied(case: Mapping, reply: dict) -> Decision:
 
 
 def case_resolved(case: Mapping, resolution: dict, actor: Mapping, at: datetime) -> Decision:
-    return Decision(
+    text = f"办结（{resolution['outcome']}）：{resolution['summary']}"
+    return _decided(
         "case_resolved",
         {
             **resolution,
@@ -197,21 +223,18 @@ def case_resolved(case: Mapping, resolution: dict, actor: Mapping, at: datetime)
             "site": case["site"],
             "department": case["department"],
             "matter": case["matter"],
-            "actor": actor["id"],
-            "at": at.isoformat(),
         },
-        site=case["site"],
-        case_no=case["case_no"],
-        actor=actor["id"],
-        timeline_kind="resolved",
-        timeline_text=f"办结（{resolution['outcome']}）：{resolution['summary']}",
-        timeline_data=resolution,
+        actor,
+        at,
+        case=case,
+        timeline=Note("resolved", text, resolution),
     )
 
 
 def practice_promoted(practice: Mapping, actor: Mapping, at: datetime) -> Decision:
     """A standard practice; noted on its source case's timeline when it has one."""
-    return Decision(
+    source = {"case_no": practice["case_no"], "site": None}  # the practice is the district's
+    return _decided(
         "practice_promoted",
         {
             "practice_id": practice["id"],
@@ -219,14 +242,15 @@ def practice_promoted(practice: Mapping, actor: Mapping, at: datetime) -> Decisi
             "windows": practice["windows"],
             "title": practice["title"],
             "case_no": practice["case_no"],
-            "actor": actor["id"],
-            "at": at.isoformat(),
         },
-        case_no=practice["case_no"],
-        actor=actor["id"],
-        timeline_kind="practice_promoted",
-        timeline_text=f"做法推广为常态化手段：{practice['title']}",
-        timeline_data={"practice_id": practice["id"]},
+        actor,
+        at,
+        case=source,
+        timeline=Note(
+            "practice_promoted",
+            f"做法推广为常态化手段：{practice['title']}",
+            {"practice_id": practice["id"]},
+        ),
     )
 
 
@@ -239,7 +263,11 @@ def deadline_set(deadline: Mapping) -> Decision:
     if deadline["provisional"]:
         years = "、".join(str(y) for y in deadline["unknown_years"])
         note = f"（暂定：{years} 年节假日安排尚未载入，仅按周末计算）"
-    return Decision(
+    text = (
+        f"期限 {deadline['kind']}：{deadline['working_days']} 个工作日，"
+        f"{deadline['due_at'].isoformat()} 前{note}"
+    )
+    return _clocked(
         "deadline_set",
         {
             "case_no": deadline["case_no"],
@@ -252,34 +280,32 @@ def deadline_set(deadline: Mapping) -> Decision:
             "department": deadline["department"],
             "site": deadline["site"],
         },
-        site=deadline["site"],
-        case_no=deadline["case_no"],
-        timeline_kind="deadline_set",
-        timeline_text=f"期限 {deadline['kind']}：{deadline['working_days']} 个工作日，"
-        f"{deadline['due_at'].isoformat()} 前{note}",
-        timeline_data={"deadline_id": deadline["id"], "provisional": deadline["provisional"]},
+        deadline,
+        Note(
+            "deadline_set",
+            text,
+            {"deadline_id": deadline["id"], "provisional": deadline["provisional"]},
+        ),
     )
 
 
 def deadline_paused(
     case: Mapping, deadline: Mapping, reason: str, actor: Mapping, at: datetime
 ) -> Decision:
-    return Decision(
+    return _decided(
         "deadline_paused",
         {
             "case_no": case["case_no"],
             "deadline_id": deadline["id"],
             "reason": reason,
-            "actor": actor["id"],
-            "at": at.isoformat(),
             "due_at": deadline["due_at"].isoformat(),
         },
-        site=case["site"],
-        case_no=case["case_no"],
-        actor=actor["id"],
-        timeline_kind="deadline_paused",
-        timeline_text=f"期限暂停计时：{reason}",
-        timeline_data={"deadline_id": deadline["id"]},
+        actor,
+        at,
+        case=case,
+        timeline=Note(
+            "deadline_paused", f"期限暂停计时：{reason}", {"deadline_id": deadline["id"]}
+        ),
     )
 
 
@@ -287,67 +313,60 @@ def deadline_resumed(
     case: Mapping, paused: Mapping, resumed: Mapping, actor: Mapping, at: datetime
 ) -> Decision:
     """``paused`` is the deadline as it was, ``resumed`` as it counts again."""
-    return Decision(
+    text = (
+        f"期限恢复计时，剩余 {resumed['days_to_count']} 个工作日，"
+        f"{resumed['due_at'].isoformat()} 前"
+    )
+    return _decided(
         "deadline_resumed",
         {
             "case_no": case["case_no"],
             "deadline_id": resumed["id"],
             "reason": paused["pause_reason"],
-            "actor": actor["id"],
-            "at": at.isoformat(),
             "due_at": resumed["due_at"].isoformat(),
             "provisional": resumed["provisional"],
         },
-        site=case["site"],
-        case_no=case["case_no"],
-        actor=actor["id"],
-        timeline_kind="deadline_resumed",
-        timeline_text=f"期限恢复计时，剩余 {resumed['days_to_count']} 个工作日，"
-        f"{resumed['due_at'].isoformat()} 前",
-        timeline_data={"deadline_id": resumed["id"]},
+        actor,
+        at,
+        case=case,
+        timeline=Note("deadline_resumed", text, {"deadline_id": resumed["id"]}),
     )
 
 
-def _clock_event(deadline: Mapping) -> dict:
-    return {
-        "case_no": deadline["case_no"],
-        "deadline_id": deadline["id"],
-        "kind": deadline["kind"],
-        "due_at": deadline["due_at"].isoformat(),
-        "department": deadline["department"],
-        "site": deadline["site"],
-        "meeting_id": deadline["meeting_id"],
-    }
+def _clock_alarm(event_type: str, deadline: Mapping, text: str) -> Decision:
+    """A warning or a breach the clock raised on ``deadline``."""
+    return _clocked(
+        event_type,
+        {
+            "case_no": deadline["case_no"],
+            "deadline_id": deadline["id"],
+            "kind": deadline["kind"],
+            "due_at": deadline["due_at"].isoformat(),
+            "department": deadline["department"],
+            "site": deadline["site"],
+            "meeting_id": deadline["meeting_id"],
+        },
+        deadline,
+        Note(event_type, text, {"deadline_id": deadline["id"], "kind": deadline["kind"]}),
+    )
 
 
 def deadline_warning(deadline: Mapping) -> Decision:
-    return Decision(
-        "deadline_warning",
-        _clock_event(deadline),
-        site=deadline["site"],
-        case_no=deadline["case_no"],
-        timeline_kind="deadline_warning",
-        timeline_text=f"期限即将届满（{deadline['due_at'].isoformat()}）",
-        timeline_data={"deadline_id": deadline["id"], "kind": deadline["kind"]},
+    return _clock_alarm(
+        "deadline_warning", deadline, f"期限即将届满（{deadline['due_at'].isoformat()}）"
     )
 
 
 def deadline_breached(deadline: Mapping) -> Decision:
-    return Decision(
-        "deadline_breached",
-        _clock_event(deadline),
-        site=deadline["site"],
-        case_no=deadline["case_no"],
-        timeline_kind="deadline_breached",
-        timeline_text=f"期限已超过（{deadline['due_at'].isoformat()}）",
-        timeline_data={"deadline_id": deadline["id"], "kind": deadline["kind"]},
+    return _clock_alarm(
+        "deadline_breached", deadline, f"期限已超过（{deadline['due_at'].isoformat()}）"
     )
 
 
 def assignment_not_delivered(deadline: Mapping) -> Decision:
     """A joint meeting's task past its day (accountability deducts the department's points);
     its breach is on the timeline already."""
-    return Decision(
+    return _clocked(
         "assignment_not_delivered",
         {
             "meeting_id": deadline["meeting_id"],
@@ -356,7 +375,8 @@ def assignment_not_delivered(deadline: Mapping) -> Decision:
             "task": deadline["task"],
             "due": deadline["due_at"].isoformat(),
         },
-        site=deadline["site"],
+        deadline,
+        None,
     )
 
 
@@ -367,7 +387,7 @@ def assignment_not_delivered(deadline: Mapping) -> Decision:
 def joint_meeting_convened(
     meeting_id: int, meeting: dict, reply_due_at: datetime | None, actor: Mapping, at: datetime
 ) -> Decision:
-    return Decision(
+    return _decided(
         "joint_meeting_convened",
         {
             "meeting_id": meeting_id,
@@ -376,10 +396,9 @@ def joint_meeting_convened(
             "scheduled_at": meeting["scheduled_at"].isoformat(),
             "complex": meeting["complex"],
             "reply_due_at": _iso(reply_due_at),
-            "actor": actor["id"],
-            "at": at.isoformat(),
         },
-        actor=actor["id"],
+        actor,
+        at,
     )
 
 
@@ -395,16 +414,11 @@ def meeting_convened_note(meeting_id: int, meeting: dict) -> Note:
 def joint_meeting_minuted(
     meeting: Mapping, minutes: dict, actor: Mapping, at: datetime
 ) -> Decision:
-    return Decision(
+    return _decided(
         "joint_meeting_minuted",
-        {
-            "meeting_id": meeting["id"],
-            "case_nos": meeting["case_nos"],
-            **minutes,
-            "actor": actor["id"],
-            "at": at.isoformat(),
-        },
-        actor=actor["id"],
+        {"meeting_id": meeting["id"], "case_nos": meeting["case_nos"], **minutes},
+        actor,
+        at,
     )
 
 
@@ -418,16 +432,11 @@ def meeting_minuted_note(meeting: Mapping, minutes: dict) -> Note:
 
 def department_absent(meeting: Mapping, department: str, actor: Mapping, at: datetime) -> Decision:
     """A department that stayed away without a valid reason (accountability deducts points)."""
-    return Decision(
+    return _decided(
         "department_absent",
-        {
-            "meeting_id": meeting["id"],
-            "case_nos": meeting["case_nos"],
-            "department": department,
-            "actor": actor["id"],
-            "at": at.isoformat(),
-        },
-        actor=actor["id"],
+        {"meeting_id": meeting["id"], "case_nos": meeting["case_nos"], "department": department},
+        actor,
+        at,
     )
 
 

@@ -277,8 +277,7 @@ def list_meetings(uow, filters: dict) -> list[dict]:
         rows = uow.store.meetings(
             case_no=filters.get("case_no"),
             minuted=None if minuted is None else str(minuted).lower() in ("1", "true", "yes"),
-            limit=paging.limit_from(filters.get("limit")),
-            cursor=paging.keyset_after(filters.get("cursor")),
+            **_page(filters),
         )
         return _meeting_views(uow, rows)
 
@@ -318,10 +317,7 @@ def practices_for(uow, matter: str) -> list[dict]:
 def list_practices(uow, filters: dict) -> list[dict]:
     with uow.begin():
         return uow.store.practices(
-            matter=filters.get("matter"),
-            window=filters.get("window"),
-            limit=paging.limit_from(filters.get("limit")),
-            cursor=paging.keyset_after(filters.get("cursor")),
+            matter=filters.get("matter"), window=filters.get("window"), **_page(filters)
         )
 
 
@@ -366,11 +362,9 @@ def case_timeline(uow, case_no: str) -> list[dict]:
 def refusals(uow, filters: dict) -> list[dict]:
     """Every `cannot` answer with its basis, newest first (reported upward)."""
     with uow.begin():
+        page = _page(filters, by_case_no=True)
         return uow.store.refusals(
-            site=filters.get("site"),
-            department=filters.get("department"),
-            limit=paging.limit_from(filters.get("limit")),
-            cursor=filters.get("cursor") or None,  # keyed by case number (text)
+            site=filters.get("site"), department=filters.get("department"), **page
         )
 
 
@@ -420,6 +414,16 @@ def recompute_provisional(uow, rules) -> int:
 
 
 # --------------------------------------------------------------------------- steps of the above
+
+
+def _page(filters: dict, *, by_case_no: bool = False) -> dict:
+    """The page a list request asks for, by the one paging rule: its size, and the key it
+    starts after (an id; a case number for lists keyed by case)."""
+    cursor = filters.get("cursor")
+    return {
+        "limit": paging.limit_from(filters.get("limit")),
+        "cursor": (cursor or None) if by_case_no else paging.keyset_after(cursor),
+    }
 
 
 def _case_for_update(uow, case_no: str, actor: dict | None = None) -> dict:

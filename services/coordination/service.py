@@ -23,6 +23,31 @@ CALENDAR_CHECK_SECONDS = float(os.environ.get("CALENDAR_CHECK_SECONDS", "30"))
 HANDOVER_TIMEOUT_SECONDS = float(os.environ.get("HANDOVER_TIMEOUT_SECONDS", "2"))
 
 
+def _case_step(use_case, *, rules: bool = False):
+    """The RPC ``(case_no, payload, actor)`` taking ``use_case``'s step on a case (with the
+    deadline rules where it counts days); a case not handed over yet is fetched from intake
+    and the step runs once more."""
+
+    @handover.reads_own_writes
+    def step(self, case_no: str, payload: dict, actor: dict) -> dict:
+        context = (self.rules,) if rules else ()
+        return use_case(self.uow, *context, case_no, payload, actor)
+
+    step.__name__, step.__doc__ = use_case.__name__, use_case.__doc__
+    return rpc(expected_exceptions=BanchengError)(step)
+
+
+def _deadline_step(use_case):
+    """The RPC ``(case_no, deadline_id, payload, actor)`` pausing or resuming a deadline."""
+
+    @handover.reads_own_writes
+    def step(self, case_no: str, deadline_id: int, payload: dict, actor: dict) -> dict:
+        return use_case(self.uow, self.rules, case_no, deadline_id, payload, actor)
+
+    step.__name__, step.__doc__ = use_case.__name__, use_case.__doc__
+    return rpc(expected_exceptions=BanchengError)(step)
+
+
 class CoordinationService(Observable):
     name = "coordination"
 
@@ -45,20 +70,16 @@ class CoordinationService(Observable):
 
     # -- the case's flow ------------------------------------------------------------------
 
-    @rpc(expected_exceptions=BanchengError)
-    @handover.reads_own_writes
-    def classify_case(self, case_no: str, payload: dict, actor: dict) -> dict:
-        return handlers.classify_case(self.uow, self.rules, case_no, payload, actor)
-
-    @rpc(expected_exceptions=BanchengError)
-    @handover.reads_own_writes
-    def explain(self, case_no: str, payload: dict, actor: dict) -> dict:
-        return handlers.explain(self.uow, case_no, payload, actor)
-
-    @rpc(expected_exceptions=BanchengError)
-    @handover.reads_own_writes
-    def add_measure(self, case_no: str, payload: dict, actor: dict) -> dict:
-        return handlers.add_measure(self.uow, case_no, payload, actor)
+    classify_case = _case_step(handlers.classify_case, rules=True)
+    explain = _case_step(handlers.explain)
+    add_measure = _case_step(handlers.add_measure)
+    reply = _case_step(handlers.reply, rules=True)
+    resolve = _case_step(handlers.resolve)
+    close = _case_step(handlers.close)
+    archive = _case_step(handlers.archive)
+    reopen = _case_step(handlers.reopen, rules=True)
+    pause_deadline = _deadline_step(handlers.pause_deadline)
+    resume_deadline = _deadline_step(handlers.resume_deadline)
 
     @rpc(expected_exceptions=BanchengError)
     @handover.reads_own_writes
@@ -66,41 +87,6 @@ class CoordinationService(Observable):
         return handlers.record_measure_response(
             self.uow, self.rules, case_no, measure_id, payload, actor
         )
-
-    @rpc(expected_exceptions=BanchengError)
-    @handover.reads_own_writes
-    def pause_deadline(self, case_no: str, deadline_id, payload: dict, actor: dict) -> dict:
-        return handlers.pause_deadline(self.uow, case_no, deadline_id, payload, actor)
-
-    @rpc(expected_exceptions=BanchengError)
-    @handover.reads_own_writes
-    def resume_deadline(self, case_no: str, deadline_id, payload: dict, actor: dict) -> dict:
-        return handlers.resume_deadline(self.uow, self.rules, case_no, deadline_id, payload, actor)
-
-    @rpc(expected_exceptions=BanchengError)
-    @handover.reads_own_writes
-    def reply(self, case_no: str, payload: dict, actor: dict) -> dict:
-        return handlers.reply(self.uow, self.rules, case_no, payload, actor)
-
-    @rpc(expected_exceptions=BanchengError)
-    @handover.reads_own_writes
-    def resolve(self, case_no: str, payload: dict, actor: dict) -> dict:
-        return handlers.resolve(self.uow, case_no, payload, actor)
-
-    @rpc(expected_exceptions=BanchengError)
-    @handover.reads_own_writes
-    def close(self, case_no: str, payload: dict, actor: dict) -> dict:
-        return handlers.close(self.uow, case_no, payload, actor)
-
-    @rpc(expected_exceptions=BanchengError)
-    @handover.reads_own_writes
-    def archive(self, case_no: str, payload: dict, actor: dict) -> dict:
-        return handlers.archive(self.uow, case_no, payload, actor)
-
-    @rpc(expected_exceptions=BanchengError)
-    @handover.reads_own_writes
-    def reopen(self, case_no: str, payload: dict, actor: dict) -> dict:
-        return handlers.reopen(self.uow, self.rules, case_no, payload, actor)
 
     # -- joint meetings -------------------------------------------------------------------
 
@@ -182,7 +168,5 @@ class CoordinationService(Observable):
     def reload_calendar(self) -> dict:
         """Re-read the calendar year files now and recompute every provisional deadline."""
         years = self.calendar.reload()
-        return {
-            "year_files": years,
-            "recomputed": handlers.recompute_provisional(self.uow, self.rules),
-        }
+        recomputed = handlers.recompute_provisional(self.uow, self.rules)
+        return {"year_files": years, "recomputed": recomputed}
