@@ -231,3 +231,38 @@ def test_bad_input_to_every_operation_is_answered_within_the_contract(case, acto
 @FUZZING.parametrize()
 def test_every_role_is_answered_within_the_contract(case, role_headers, case_in_state):
     call_and_check(case, role_headers, case_in_state, "fuzzing")
+
+
+# What fuzzing found before the fixes, each asked once through the running front door.
+FOUND = [
+    # (role, method, path, body, status, field): 503 or 500 before, or Werkzeug's HTML
+    (None, "POST", "/auth/login", '{"username": "a\\u0000b", "password": "demo"}', 422, "username"),
+    (None, "POST", "/auth/login", "[" * 50_000 + "]" * 50_000, 400, None),
+    (None, "POST", "/auth/login", '{"username": "u", "password": "p", "n": Infinity}', 422, "n"),
+    ("officer", "GET", "/joint-meetings?cursor=Infinity", None, 422, "cursor"),
+    ("supervisor", "GET", "/audit?cursor=99999999999999999999", None, 422, "cursor"),
+    ("officer", "GET", "/practices?cursor=abc", None, 422, "cursor"),
+    ("officer", "GET", "/cases?limit=0", None, 422, "limit"),
+    ("officer", "GET", "/cases?q=%00", None, 422, "q"),
+    ("officer", "GET", "/cases/%00", None, 422, "case_no"),
+    ("officer", "GET", "/no-such-route", None, 404, None),
+    ("officer", "GET", "/joint-meetings/not-a-number", None, 404, None),
+    ("officer", "DELETE", "/cases", None, 405, None),
+]
+
+
+@pytest.mark.parametrize(
+    "role, method, path, body, status, field", FOUND, ids=[f"{m} {p[:40]}" for _, m, p, *_ in FOUND]
+)
+def test_what_fuzzing_found_is_a_4xx_in_the_contracts_shape(
+    tokens, role, method, path, body, status, field
+):
+    headers = {**(tokens[role] if role else {}), "Content-Type": "application/json"}
+    answer = requests.request(
+        method, f"{API}{path}", data=body.encode() if body else None, headers=headers, timeout=15
+    )
+    assert answer.status_code == status, answer.text
+    assert answer.headers["Content-Type"].startswith("application/json")
+    assert answer.json()["error"]["field"] == field
+    if status == 405:
+        assert set(answer.headers["Allow"].split(", ")) >= {"GET", "POST"}
