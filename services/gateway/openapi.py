@@ -34,6 +34,7 @@ ERROR_MEANINGS = {
     404: "事项、记录或接口不存在",
     409: "当前状态不允许此操作",
     413: "请求体超过上限",
+    414: "URL 超过 8 KB：HTTP 服务器直接拒绝，没有响应体",
     422: "字段或参数无效（field 指明哪一个）：缺失、格式不符、含控制字符、数值超出范围",
     500: "系统缺陷：message 与 id 给出错误编号",
     503: "所依赖的服务、消息代理或数据库暂不可用，Retry-After 秒后可重试",
@@ -91,6 +92,8 @@ def errors(*statuses: int) -> dict:
 
 
 def _error_response(status: int) -> dict:
+    if status == 414:  # answered by eventlet's HTTP server before the front door sees it
+        return {"description": ERROR_MEANINGS[status]}
     response = {
         "description": ERROR_MEANINGS[status],
         "content": {"application/json": {"schema": ERROR}},
@@ -102,11 +105,9 @@ def _error_response(status: int) -> dict:
 
 def common_errors(operation: dict) -> list[int]:
     """The statuses any operation of its shape can answer, whatever the route does."""
-    statuses = [
-        422,
-        500,
-        503,
-    ]  # a refused URL input (services.gateway.routing); a bug; a dependency
+    # a URL too long for the HTTP server, or a URL input refused (services.gateway.routing);
+    # a bug; a dependency down
+    statuses = [414, 422, 500, 503]
     if operation.get("security"):
         statuses.append(401)
     if "requestBody" in operation:

@@ -66,7 +66,44 @@ def _child(path: str, key) -> str:
 
 
 def check_body(body) -> None:
-    """Walk a parsed JSON body and refuse the first value the front door does not accept."""
+    """Refuse a parsed JSON object (or array) holding a value the front door does not accept,
+    naming it.
+
+    A first pass only collects (a batch of 5,000 ratings is ~100,000 values): the strings are
+    searched at once, the numbers compared at once; only a body that fails is walked again to
+    find the field to name.
+    """
+    strings, integers, floats = [], [], []
+    todo = [(body, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            _refuse_first(body)
+        if type(value) is dict:
+            strings.extend(value)
+            items = value.values()
+        else:
+            items = value
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                strings.append(item)
+            elif kind is dict or kind is list:
+                todo.append((item, depth + 1))
+            elif kind is int:
+                integers.append(item)
+            elif kind is float:
+                floats.append(item)
+    if (
+        FORBIDDEN_CHARACTERS.search("\n".join(strings))
+        or (integers and max(map(abs, integers)) > SAFE_INTEGER)
+        or not all(map(math.isfinite, floats))
+    ):
+        _refuse_first(body)
+
+
+def _refuse_first(body) -> None:
+    """Walk the body with each value's path and raise for the first one refused."""
     todo = [(body, "", 1)]
     while todo:
         value, path, depth = todo.pop()

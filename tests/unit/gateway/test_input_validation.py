@@ -142,3 +142,24 @@ def test_parameters_are_checked_by_name_and_by_value():
     with pytest.raises(errors.InvalidField) as by_name:
         validation.check_parameters([("q\x01", "x")])
     assert by_name.value.field == "q\\x01"
+
+
+def test_a_parameter_value_longer_than_any_code_or_search_is_refused():
+    validation.check_parameters([("q", "x" * validation.MAX_PARAMETER_LENGTH)])
+    with pytest.raises(errors.InvalidField) as caught:
+        validation.check_parameters([("q", "x" * (validation.MAX_PARAMETER_LENGTH + 1))])
+    assert caught.value.field == "q"
+
+
+def test_a_large_batch_passes_and_a_bad_value_deep_in_it_is_named():
+    batch = {
+        "ratings": [
+            {"channel": "rating", "level": 2, "text": "办理慢", "applicant": {"name": "张三"}}
+            for _ in range(5000)
+        ]
+    }
+    validation.check_body(batch)
+    batch["ratings"][4321]["applicant"]["name"] = "张\x1b三"
+    with pytest.raises(errors.InvalidField) as caught:
+        validation.check_body(batch)
+    assert caught.value.field == "ratings[4321].applicant.name"

@@ -49,7 +49,7 @@ def test_schemathesis_reads_every_operation():
 )
 def test_each_operation_lists_the_errors_any_route_of_its_shape_answers(method, path, operation):
     responses = operation["responses"]
-    expected = {"422", "500", "503"}
+    expected = {"414", "422", "500", "503"}
     if operation.get("security"):
         expected.add("401")
     if "requestBody" in operation:
@@ -59,7 +59,7 @@ def test_each_operation_lists_the_errors_any_route_of_its_shape_answers(method, 
     assert expected <= set(responses)
     assert responses["503"]["headers"]["Retry-After"]["required"] is True
     for status, response in responses.items():
-        if int(status) >= 400:
+        if int(status) >= 400 and status != "414":  # eventlet's, before the front door: no body
             assert response["content"]["application/json"]["schema"] is openapi.ERROR
 
 
