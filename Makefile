@@ -19,14 +19,14 @@ infra:
 	@bash deploy/local/ensure-infra.sh
 
 up: install infra
-	$(PY) -m services.common.localrun up
+	$(PY) -m tools.localrun up
 
 down:
-	@test -x $(PY) && $(PY) -m services.common.localrun down || true
+	@test -x $(PY) && $(PY) -m tools.localrun down || true
 
 # each process of `make up`: pid, port, up/down, restarts, uptime, /healthz
 status:
-	@$(PY) -m services.common.localrun status
+	@$(PY) -m tools.localrun status
 
 test: install infra
 	$(PY) -m ruff check .

@@ -19,7 +19,7 @@ import psycopg
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from bench.harness import Row, running_system
-from services.common import localrun
+from tools import localrun
 
 SMALL = {"sizes": (100, 1_000), "overdue": 20, "repeats": 3}
 COLUMNS = ("case_no", "kind", "stage", "working_days", "due_at", "warn_at", "department", "site")

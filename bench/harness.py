@@ -28,9 +28,9 @@ from pathlib import Path
 
 import requests
 
-from services.common import localrun, sandbox
 from services.common.config import REPO_ROOT, load_config
 from services.intake.seed import load_seed
+from tools import localrun, sandbox
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 SEED_DIR = REPO_ROOT / "deploy" / "seed" / "xuanwu"

@@ -23,7 +23,7 @@ from bench.harness import (
     summarize_latencies,
     whole_system,
 )
-from services.common import localrun
+from tools import localrun
 
 CONSUMERS = 3
 SMALL = {"levels": ((1, 3), (2, 2))}

@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CONFIG=deploy/config/bancheng.yaml
-# services.common.cli reads the same file; say where, whichever copy of the package it imports.
+# services.cli reads the same file; say where, whichever copy of the package it imports.
 export BANCHENG_CONFIG="${BANCHENG_CONFIG:-$PWD/$CONFIG}"
 WAIT_TIMEOUT="${WAIT_TIMEOUT:-60}"
 
@@ -62,7 +62,7 @@ wait_for_dependencies() {
 
 migrate() {
     # Idempotent and safe when several containers start at once.
-    python -m services.common.cli migrate
+    python -m services.cli migrate
 }
 
 [[ $# -ge 1 ]] || usage
@@ -83,7 +83,7 @@ case "$service" in
     seed)
         wait_for_dependencies
         migrate
-        exec python -m services.common.cli seed "${1:-deploy/seed/xuanwu}"
+        exec python -m services.cli seed "${1:-deploy/seed/xuanwu}"
         ;;
     *) usage ;;
 esac

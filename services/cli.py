@@ -1,4 +1,4 @@
-"""Operator commands: ``python -m services.common.cli migrate | seed DIR | dead-letters ...``."""
+"""Operator commands: ``python -m services.cli migrate | seed DIR | dead-letters ...``."""
 
 import argparse
 import logging
@@ -12,7 +12,7 @@ from services.common.migrations import migrate_all
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.common.cli")
+    parser = argparse.ArgumentParser(prog="python -m services.cli")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(
         "migrate",

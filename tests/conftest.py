@@ -21,8 +21,8 @@ import uuid  # noqa: E402
 
 import pytest  # noqa: E402
 
-from services.common import sandbox  # noqa: E402
 from services.common.config import REPO_ROOT, load_config  # noqa: E402
+from tools import sandbox  # noqa: E402
 
 # the running system (processes) shared by e2e, browser and bench tests
 pytest_plugins = ["tests.system"]

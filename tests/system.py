@@ -9,7 +9,7 @@ import warnings
 import pytest
 import requests
 
-from services.common import localrun
+from tools import localrun
 
 # ports of their own per test run, so parallel runs on one machine do not collide; below the
 # ephemeral range (32768+), where an outgoing connection could hold one of them

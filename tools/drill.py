@@ -2,7 +2,7 @@
 
 The drilled system runs on a private RabbitMQ node and a private PostgreSQL cluster
 (:mod:`tools.private_infra`), never on the machine's shared ones, under the same supervisor as
-``make up`` (:mod:`services.common.localrun`). Each drill puts registration load on the front
+``make up`` (:mod:`tools.localrun`). Each drill puts registration load on the front
 door from several clients, injects its fault, lets every consumer settle, and counts
 (:mod:`tools.drill_report`): acknowledged, refused (503), lost, duplicated, other 5xx, hung
 requests, the longest request, and whether every process is alive — the same process after a
@@ -31,9 +31,8 @@ from pathlib import Path
 
 import psycopg
 
-from services.common import localrun
 from services.common.config import REPO_ROOT
-from tools import drill_report
+from tools import drill_report, localrun
 from tools.drill_report import Observed, Processes
 from tools.load import RegistrationLoad, login
 from tools.private_infra import PostgresCluster, RabbitNode, free_port_block, wait_until

@@ -1,8 +1,8 @@
 """Run the whole system on one machine with the real ``nameko run`` (what ``make up`` does).
 
-``python -m services.common.localrun up`` migrates, seeds the demo district, starts every
+``python -m tools.localrun up`` migrates, seeds the demo district, starts every
 service (intake twice, to show that instances share the work) under a supervisor that
-restarts any process that exits (``services.common.supervisor``), and waits until each answers
+restarts any process that exits (``tools.supervisor``), and waits until each answers
 ``/healthz``; ``status`` shows each process; ``down`` stops the supervisor and every process.
 The end-to-end tests, the benchmarks and the drills start the system through the same
 functions with their own database, vhost and ports, so their system is supervised too.
@@ -22,9 +22,9 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from services.common import supervisor
 from services.common.config import REPO_ROOT
-from services.common.supervision import format_duration
+from tools import supervisor
+from tools.supervision import format_duration
 
 CONFIG_FILE = supervisor.CONFIG_FILE
 NAMEKO = supervisor.NAMEKO
@@ -83,7 +83,7 @@ def start(
             [
                 sys.executable,
                 "-m",
-                "services.common.localrun",
+                "tools.localrun",
                 "supervise",
                 "--run-dir",
                 str(run_dir),
@@ -166,7 +166,7 @@ def _runs_bancheng(pid: int) -> bool:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return b"nameko" in command or b"services.common.localrun" in command
+    return b"nameko" in command or b"tools.localrun" in command
 
 
 def stop(run_dir: Path) -> list[str]:
@@ -294,7 +294,7 @@ def prepare_database(env: dict) -> None:
     """Migrate every schema and seed the demo district, in the database of ``env``."""
     for command in (["migrate"], ["seed", str(REPO_ROOT / "deploy" / "seed" / "xuanwu")]):
         subprocess.run(
-            [sys.executable, "-m", "services.common.cli", *command],
+            [sys.executable, "-m", "services.cli", *command],
             check=True,
             env=env,
             cwd=REPO_ROOT,
@@ -302,7 +302,7 @@ def prepare_database(env: dict) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.common.localrun")
+    parser = argparse.ArgumentParser(prog="python -m tools.localrun")
     parser.add_argument("command", choices=["up", "down", "status", "supervise"])
     parser.add_argument("--run-dir", default=str(REPO_ROOT / "run"))
     parser.add_argument("--plan", help="supervise: the plan file written by start()")

@@ -1,8 +1,8 @@
 """The local system's supervisor: keeps every ``nameko run`` process of a plan running.
 
-``services.common.localrun`` starts one detached supervisor per plan. It starts each process,
+``tools.localrun`` starts one detached supervisor per plan. It starts each process,
 and when one exits — ``kill -9``, a crash, anything — it logs why, counts the restart and starts
-it again after :class:`~services.common.supervision.RestartBackoff`'s delay. What it manages is
+it again after :class:`~tools.supervision.RestartBackoff`'s delay. What it manages is
 on disk in the run directory, for ``make status`` and for the drills:
 
 * ``<name>.pid``: the pid of the process now running (absent while it is down);
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.common.config import REPO_ROOT
-from services.common.supervision import RestartBackoff
+from tools.supervision import RestartBackoff
 
 CONFIG_FILE = REPO_ROOT / "deploy" / "config" / "bancheng.yaml"
 NAMEKO = Path(sys.executable).with_name("nameko")

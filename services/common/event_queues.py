@@ -12,7 +12,7 @@ queue keeps a dead letter until the dead-letter queue confirmed it (this needs t
 
 Earlier versions read classic queues named as nameko names them (the same without
 ``.quorum``); RabbitMQ refuses to redeclare a queue with other arguments, so the quorum
-queues have new names and :func:`migrate` — run by ``python -m services.common.cli migrate``
+queues have new names and :func:`migrate` — run by ``python -m services.cli migrate``
 before the services start — moves what waits in a legacy queue into its quorum queue and
 deletes it. It also rebuilds a quorum queue whose arguments changed (a new delivery limit).
 Neither loses a message: the new queue is bound before the old one is unbound, and a

@@ -11,7 +11,7 @@ import requests
 
 from bench import harness
 from bench.deadline_scan import coordination_only
-from services.common import sandbox
+from tools import sandbox
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common import localrun
+from tools import localrun
 from tools.private_infra import free_port_block
 
 pytestmark = pytest.mark.e2e

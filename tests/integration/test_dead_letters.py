@@ -13,13 +13,15 @@ import pytest
 import requests
 from prometheus_client import REGISTRY
 
-from services.common import cli, dead_letters, event_queues, sandbox
+from services import cli
+from services.common import dead_letters, event_queues
 from services.common.consumer import consumes
 from services.common.events import new_event
 from services.common.postgres import DatabaseProvider
 from services.reporting.service import ReportingService
 from tests.conftest import BASE_CONFIG, RUN_ID
 from tests.integration.helpers import running, wait_for
+from tools import sandbox
 
 pytestmark = pytest.mark.integration
 

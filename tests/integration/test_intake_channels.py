@@ -16,7 +16,6 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from stdnum.cn import ric
 
 import services.gateway.http  # noqa: F401  (domain errors come back over RPC as themselves)
-from services.common import sandbox
 from services.common.errors import Conflict, Forbidden, InvalidField
 from services.common.events import new_event
 from services.common.postgres import DatabaseProvider
@@ -24,6 +23,7 @@ from services.common.unit_of_work import UnitOfWorkProvider
 from services.intake import store
 from services.intake.service import IntakeService
 from tests.integration.helpers import running, wait_for
+from tools import sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -65,7 +65,7 @@ def test_scrape_configs_are_valid(promtool, config):
 
 
 def test_local_config_scrapes_every_process_of_make_up():
-    from services.common import localrun
+    from tools import localrun
 
     config = yaml.safe_load((PROMETHEUS_DIR / "prometheus-local.yml").read_text(encoding="utf-8"))
     targets = {

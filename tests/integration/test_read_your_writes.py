@@ -24,7 +24,6 @@ from nameko.testing.services import restrict_entrypoints
 from prometheus_client import REGISTRY
 
 import services.gateway.http  # noqa: F401  (domain errors come back over RPC as themselves)
-from services.common import sandbox
 from services.common.config import REPO_ROOT
 from services.common.errors import Conflict, NotFound
 from services.coordination.service import CoordinationService
@@ -32,6 +31,7 @@ from services.intake.seed import load_seed
 from services.intake.service import IntakeService
 from tests.integration.helpers import wait_for
 from tests.integration.test_outbox_and_consumers import registration
+from tools import sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from openpyxl import load_workbook
 
 from services.common.events import new_event
-from services.reporting import exports, replay
+from services.gateway import exports, replay
 from services.reporting.service import ReportingService
 from tests.integration.helpers import running, wait_for
 

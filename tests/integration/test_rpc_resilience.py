@@ -10,14 +10,15 @@ import pytest
 from kombu.exceptions import OperationalError
 from nameko import rpc as nameko_rpc
 from nameko.containers import ServiceContainer
+from nameko.exceptions import RpcTimeout
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from services.common import sandbox
 from services.common.container import ResilientContainer
 from services.common.errors import NotFound, ServiceFault, ServiceUnavailable
 from services.common.rpc import ServiceRpc, rpc
 from tests.conftest import BASE_CONFIG
 from tests.integration.helpers import running, wait_for
+from tools import sandbox
 
 pytestmark = pytest.mark.integration
 
@@ -169,7 +170,7 @@ def test_a_lost_reply_neither_kills_the_service_nor_blocks_the_caller(config, re
     container.start()
     try:
         with ClusterRpcProxy(config, timeout=DEADLINE * 2) as proxy:
-            with pytest.raises(Exception):  # no reply: the caller's own timeout ends the wait
+            with pytest.raises(RpcTimeout):  # no reply: the caller's own timeout ends the wait
                 proxy.rpc_target.record("reply lost")
             assert replies_fail_once
             assert proxy.rpc_target.record("next") == "next"
@@ -188,7 +189,7 @@ def test_a_worker_that_lost_its_connection_ends_only_itself(
     container.start()
     try:
         with ClusterRpcProxy(config, timeout=DEADLINE * 2) as proxy:
-            with pytest.raises(Exception):
+            with pytest.raises(RpcTimeout):
                 proxy.rpc_plain_target.record("reply lost")
         if survives:
             eventlet.sleep(0.2)

@@ -24,6 +24,9 @@ PURE_MODULES = sorted(
         SERVICES / "common" / "events.py",
         SERVICES / "common" / "errors.py",
         SERVICES / "common" / "auth.py",
+        SERVICES / "common" / "decisions.py",
+        SERVICES / "common" / "vocabulary.py",
+        *SERVICES.glob("*/events.py"),
     ]
 )
 
@@ -66,3 +69,42 @@ def test_every_service_has_the_same_shape():
         folder = SERVICES / service
         for name in ("service.py", "store.py", "migrations"):
             assert (folder / name).exists(), f"services/{service}/{name} is missing"
+
+
+SERVICE_PACKAGES = ("intake", "coordination", "accountability", "reporting", "gateway")
+
+
+def imported_services_modules(path: Path) -> set[str]:
+    """Every ``services.<package>`` a module imports, at any depth of its body."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        found.update(name.split(".")[1] for name in names if name.startswith("services."))
+    return found
+
+
+@pytest.mark.parametrize("package", [*SERVICE_PACKAGES, "common"])
+def test_services_meet_only_through_events_and_rpc(package):
+    """A service imports common and itself, never another service; common imports no service.
+    State crosses services as events and RPC (DESIGN §3)."""
+    allowed = {"common"} if package == "common" else {"common", package}
+    crossing = {
+        f"{path.relative_to(SERVICES)} imports services.{imported}"
+        for path in (SERVICES / package).rglob("*.py")
+        for imported in imported_services_modules(path) - allowed
+    }
+    assert not crossing, sorted(crossing)
+
+
+def test_every_service_has_the_layers_of_the_service_layer():
+    for service in ("intake", "coordination", "accountability", "reporting"):
+        folder = SERVICES / service
+        for name in ("service.py", "handlers.py", "domain.py", "store.py", "migrations"):
+            assert (folder / name).exists(), f"services/{service}/{name} is missing"
+    # the services that announce decisions describe each event in events.py (reporting only reads)
+    for service in ("intake", "coordination", "accountability"):
+        assert (SERVICES / service / "events.py").exists(), f"services/{service}/events.py is missing"

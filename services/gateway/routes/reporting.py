@@ -16,10 +16,10 @@ from werkzeug.wrappers import Response
 from services.common.auth import sees_all_sites, visible_site
 from services.common.errors import Forbidden, InvalidField
 from services.common.web import json_response
+from services.gateway import exports
 from services.gateway.base import GatewayBase
 from services.gateway.http import api
 from services.gateway.openapi import BEARER, errors
-from services.reporting import exports
 
 LEDGER_BATCH = 2000
 MAX_LEDGER_BATCH = 10000

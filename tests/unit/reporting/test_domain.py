@@ -8,7 +8,8 @@ from datetime import date
 import pytest
 
 from services.common.errors import InvalidField
-from services.reporting import domain, exports
+from services.gateway import exports
+from services.reporting import domain
 
 
 def event(event_type, **data):

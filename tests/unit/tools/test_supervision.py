@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.common.supervision import RestartBackoff, format_duration
+from tools.supervision import RestartBackoff, format_duration
 
 
 def test_restarts_back_off_exponentially_up_to_the_cap():
