@@ -6,7 +6,6 @@ from services.accountability.rules import RulesProvider
 from services.common.consumer import consumes
 from services.common.errors import BanchengError
 from services.common.outbox import OutboxRelay
-from services.common.postgres import DatabaseProvider
 from services.common.rpc import rpc
 from services.common.unit_of_work import UnitOfWorkProvider
 from services.common.web import EntrypointMetrics, Observable
@@ -48,7 +47,6 @@ class AccountabilityService(Observable):
         relay=OutboxRelay(SCHEMA),
         on_record=audit.record_decision_entry,
     )
-    db = DatabaseProvider()  # for /healthz and ping only: the use cases go through uow
     rules = RulesProvider()
     entrypoint_metrics = EntrypointMetrics()
 

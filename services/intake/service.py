@@ -9,7 +9,6 @@ from services.common.config import service_setting
 from services.common.consumer import consumes
 from services.common.errors import BanchengError
 from services.common.outbox import OutboxRelay
-from services.common.postgres import DatabaseProvider
 from services.common.rpc import ServiceRpc, rpc
 from services.common.unit_of_work import UnitOfWorkProvider
 from services.common.web import EntrypointMetrics, Observable
@@ -35,7 +34,6 @@ def _follower(event_type: str):
 class IntakeService(Observable):
     name = "intake"
 
-    db = DatabaseProvider(relay=OutboxRelay(SCHEMA))  # the health check's
     uow = UnitOfWorkProvider(schema=SCHEMA, store_module=store, relay=OutboxRelay(SCHEMA))
     registrar = RegistrarProvider()
     entrypoint_metrics = EntrypointMetrics()

@@ -4,7 +4,6 @@ only; the use cases are in ``handlers``)."""
 from services.common.consumer import consumes
 from services.common.errors import BanchengError
 from services.common.outbox import OutboxRelay
-from services.common.postgres import DatabaseProvider
 from services.common.rpc import rpc
 from services.common.unit_of_work import UnitOfWorkProvider
 from services.common.web import EntrypointMetrics, Observable
@@ -36,7 +35,6 @@ def _plain(row: dict) -> dict:
 class ReportingService(Observable):
     name = "reporting"
 
-    db = DatabaseProvider(relay=OutboxRelay(SCHEMA))  # the health check's
     uow = UnitOfWorkProvider(schema=SCHEMA, store_module=store, relay=OutboxRelay(SCHEMA))
     entrypoint_metrics = EntrypointMetrics()
     deadline_metrics = DeadlineMetrics()

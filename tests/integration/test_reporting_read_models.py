@@ -16,7 +16,8 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from openpyxl import load_workbook
 
 from services.common.events import new_event
-from services.gateway import exports, replay
+from services.gateway import exports
+from services.reporting import replay
 from services.reporting.service import ReportingService
 from tests.integration.helpers import running, wait_for
 
