@@ -37,12 +37,14 @@ def _case_step(use_case, *, rules: bool = False):
     return rpc(expected_exceptions=BanchengError)(step)
 
 
-def _deadline_step(use_case):
-    """The RPC ``(case_no, deadline_id, payload, actor)`` pausing or resuming a deadline."""
+def _deadline_step(use_case, *, rules: bool = False):
+    """The RPC ``(case_no, deadline_id, payload, actor)`` pausing or resuming a deadline (with
+    the deadline rules where it counts days)."""
 
     @handover.reads_own_writes
     def step(self, case_no: str, deadline_id: int, payload: dict, actor: dict) -> dict:
-        return use_case(self.uow, self.rules, case_no, deadline_id, payload, actor)
+        context = (self.rules,) if rules else ()
+        return use_case(self.uow, *context, case_no, deadline_id, payload, actor)
 
     step.__name__, step.__doc__ = use_case.__name__, use_case.__doc__
     return rpc(expected_exceptions=BanchengError)(step)
@@ -79,7 +81,7 @@ class CoordinationService(Observable):
     archive = _case_step(handlers.archive)
     reopen = _case_step(handlers.reopen, rules=True)
     pause_deadline = _deadline_step(handlers.pause_deadline)
-    resume_deadline = _deadline_step(handlers.resume_deadline)
+    resume_deadline = _deadline_step(handlers.resume_deadline, rules=True)
 
     @rpc(expected_exceptions=BanchengError)
     @handover.reads_own_writes
