@@ -96,8 +96,9 @@ def bearer_token(request) -> str | None:
     return request.cookies.get(TOKEN_COOKIE)
 
 
-def api(route: str):
-    """Wrap a gateway method: time it, and map every error to the contract's shape."""
+def handled(route: str, respond):
+    """Wrap a gateway method: time it, and hand any error — as the user is to see it
+    (:func:`as_user_error`) — to ``respond(gateway, request, error)`` for the response."""
 
     def decorator(method):
         @functools.wraps(method)
@@ -105,8 +106,8 @@ def api(route: str):
             started = time.perf_counter()
             try:
                 response = method(self, request, *args, **kwargs)
-            except Exception as error:  # every error becomes the contract's shape
-                response = error_response(as_user_error(error, request, route))
+            except Exception as error:  # every error becomes what the contract shows
+                response = respond(self, request, as_user_error(error, request, route))
             HTTP_SECONDS.labels(request.method, route, response.status_code).observe(
                 time.perf_counter() - started
             )
@@ -115,3 +116,8 @@ def api(route: str):
         return handle
 
     return decorator
+
+
+def api(route: str):
+    """An API route: every error in the contract's JSON shape."""
+    return handled(route, lambda gateway, request, error: error_response(error))

@@ -17,7 +17,7 @@ type, the error body ``{"error": {"code", "message", "field"}}`` as JSON on ever
 fuzzing phase has a few examples per operation, generation is derandomized (a fixed seed, no
 example database), so a run is repeatable; each request has a timeout.
 
-The schema is built at collection time from :func:`services.gateway.openapi.document`, the
+The schema is built at collection time from :func:`services.gateway.api.openapi.document`, the
 function that serves it (schemathesis 4.32's fixture-based loader does not run on pytest 9.2);
 :func:`test_the_served_document_is_the_one_fuzzed` proves the running front door serves it.
 """
@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from services.gateway import openapi
+from services.gateway.api import openapi
 from tests.e2e.test_walking_skeleton import registration
 from tests.system import API, login
 

@@ -6,7 +6,7 @@ import pytest
 import schemathesis
 from schemathesis.core.result import Ok
 
-from services.gateway import openapi
+from services.gateway.api import openapi
 from services.gateway.service import GatewayService
 
 DOCUMENT = openapi.document()

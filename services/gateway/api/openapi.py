@@ -1,6 +1,6 @@
 """The OpenAPI document of the public contract (DESIGN §8), served at /api/v1/openapi.json.
 
-The paths of reference data and cases are here; every module in ``routes/`` may add its own
+The paths of reference data and cases are here; every module in ``api/`` may add its own
 as ``OPENAPI_PATHS``, built with the helpers below. :func:`document` adds to every operation
 the errors any route can answer (see :func:`common_errors`), so each lists what it really
 answers and the API fuzzing test (tests/e2e/test_api_fuzz.py) can hold the front door to it.
@@ -251,26 +251,10 @@ BASE_DOCUMENT = {
 
 def document() -> dict:
     """The whole document: the base paths plus every route group's ``OPENAPI_PATHS``."""
-    from services.gateway.routes import (
-        accountability,
-        cases,
-        coordination,
-        feedback,
-        intake_extras,
-        reference,
-        reporting,
-    )
+    from services.gateway.api import accountability, coordination, front_door, intake, reporting
 
     paths = dict(BASE_DOCUMENT["paths"])
-    for module in (
-        reference,
-        cases,
-        feedback,
-        intake_extras,
-        coordination,
-        accountability,
-        reporting,
-    ):
+    for module in (front_door, intake, coordination, accountability, reporting):
         paths.update(getattr(module, "OPENAPI_PATHS", {}))
     paths = {
         path: {method: _with_common_errors(operation) for method, operation in operations.items()}

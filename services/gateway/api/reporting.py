@@ -17,9 +17,9 @@ from services.common.auth import sees_all_sites, visible_site
 from services.common.errors import Forbidden, InvalidField
 from services.common.web import json_response
 from services.gateway import exports
+from services.gateway.api.openapi import BEARER, errors
 from services.gateway.base import GatewayBase
 from services.gateway.http import api
-from services.gateway.openapi import BEARER, errors
 
 LEDGER_BATCH = 2000
 MAX_LEDGER_BATCH = 10000

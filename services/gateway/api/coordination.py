@@ -5,9 +5,9 @@ from nameko.web.handlers import http
 from services.common.auth import visible_site
 from services.common.web import json_response
 from services.gateway import validation
+from services.gateway.api.openapi import BEARER, ID_CURSOR, LIMIT, errors, ok
 from services.gateway.base import GatewayBase
 from services.gateway.http import api
-from services.gateway.openapi import BEARER, ID_CURSOR, LIMIT, errors, ok
 
 # Officers act on every case; the approval bureau on `pending` ones (coordination checks).
 ACTORS = ("officer", "bureau")
