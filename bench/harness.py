@@ -257,7 +257,7 @@ def running_system(
     base_port = base_port or free_port_block()
     with Sandbox(label) as box:
         if seed:
-            load_seed(box.database_url, SEED_DIR)
+            load_seed(box.database_url, SEED_DIR, demo_logins=True)
         if prepare is not None:
             prepare(box.database_url)
         run_dir = Path(tempfile.mkdtemp(prefix=f"bench-{label}-"))

@@ -12,6 +12,10 @@ import os
 # imported once eventlet has patched socket, so plugins stay off.
 os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
 
+# every system a test session starts is a demo: development secrets and the demo logins
+# (services.common.secrets); a test of the refusal clears it in the environment it passes on
+os.environ.setdefault("BANCHENG_DEMO", "1")
+
 import eventlet  # noqa: E402
 
 eventlet.monkey_patch()

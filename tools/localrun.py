@@ -6,6 +6,9 @@ restarts any process that exits (``tools.supervisor``), and waits until each ans
 ``/healthz``; ``status`` shows each process; ``down`` stops the supervisor and every process.
 The end-to-end tests, the benchmarks and the drills start the system through the same
 functions with their own database, vhost and ports, so their system is supervised too.
+
+Every system started here is a demo (``BANCHENG_DEMO=1`` unless the caller's environment says
+otherwise): development secrets and the demo logins are allowed (services.common.secrets).
 """
 
 import argparse
@@ -33,6 +36,12 @@ QUIET_WARNINGS = "ignore::DeprecationWarning,ignore::UserWarning"
 START_TIMEOUT_SECONDS = 15.0
 # a supervisor gives its children 10 s to stop; it gets a little more to do that
 SUPERVISOR_STOP_SECONDS = supervisor.STOP_GRACE_SECONDS + 10.0
+DEMO = "BANCHENG_DEMO"
+
+
+def demo_environment(env: dict) -> dict:
+    """``env`` in demo mode, unless it says ``BANCHENG_DEMO`` itself (a test of the refusal)."""
+    return {DEMO: "1", **env}
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,7 @@ def start(
     for process in plan:  # left by a system that is no longer running
         for suffix in (".pid", ".state.json"):
             (run_dir / f"{process.name}{suffix}").unlink(missing_ok=True)
+    env = demo_environment(env)
     token = uuid.uuid4().hex[:8]
     plan_file = run_dir / f"supervisor-{token}.plan.json"
     plan_file.write_text(json.dumps([asdict(process) for process in plan]))
@@ -291,7 +301,9 @@ def print_status(run_dir: Path) -> int:
 
 
 def prepare_database(env: dict) -> None:
-    """Migrate every schema and seed the demo district, in the database of ``env``."""
+    """Migrate every schema and seed the demo district (its demo logins too), in the database
+    of ``env``."""
+    env = demo_environment(env)
     for command in (["migrate"], ["seed", str(REPO_ROOT / "deploy" / "seed" / "xuanwu")]):
         subprocess.run(
             [sys.executable, "-m", "services.cli", *command],
@@ -318,7 +330,7 @@ def main(argv=None) -> int:
         print("Bancheng stopped.")
         return 0
 
-    env = {**os.environ, "PYTHONWARNINGS": QUIET_WARNINGS}
+    env = {**os.environ, "PYTHONWARNINGS": QUIET_WARNINGS, DEMO: "1"}
     prepare_database(env)
     started = start(run_dir, env)
     try:
@@ -327,7 +339,9 @@ def main(argv=None) -> int:
         print(f"{error}; logs are in {run_dir}/", file=sys.stderr)
         stop(run_dir)
         return 1
-    print("\nBancheng is up (supervised: a process that exits is restarted):")
+    print("\nBancheng is up in DEMO MODE (BANCHENG_DEMO=1): development secrets and the demo")
+    print("logins (password demo) are in use; never serve real cases this way.")
+    print("Supervised: a process that exits is restarted.")
     for process in started:
         print(f"  {process.name:<15} http://127.0.0.1:{process.port}/healthz   /metrics")
     print("  pages            http://127.0.0.1:8000/")

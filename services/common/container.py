@@ -13,6 +13,7 @@ import logging
 from nameko.containers import ServiceContainer
 from prometheus_client import Counter
 
+from services.common import secrets
 from services.common.rpc import DEPENDENCY_ERRORS
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,11 @@ WORKERS_LOST = Counter(
 
 
 class ResilientContainer(ServiceContainer):
+    def __init__(self, service_cls, config):
+        # no development secret outside demo mode: stop before anything starts
+        secrets.refuse_development_secrets(config)
+        super().__init__(service_cls, config)
+
     def _handle_worker_thread_exited(self, gt, worker_ctx):
         self._worker_threads.pop(worker_ctx, None)
         try:

@@ -7,7 +7,6 @@ the API answer the same failure with the same status.
 """
 
 import functools
-import time
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -21,7 +20,7 @@ from services.common.auth import sees_all_sites
 from services.common.config import service_setting
 from services.gateway.base import GatewayBase
 from services.gateway.forms import form_state
-from services.gateway.http import HTTP_SECONDS, TOKEN_COOKIE, as_user_error, retry_after
+from services.gateway.http import TOKEN_COOKIE, handled, retry_after
 from services.gateway.roles import ACTORS, MEETING_READERS, REGISTRARS, SCORE_READERS
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -161,28 +160,18 @@ def refused(form, error: errors.BanchengError, key) -> dict:
 
 
 def page(route: str):
-    """Wrap a page: a missing login goes to the login page, other errors become Chinese pages."""
+    """Wrap a page: a missing login goes to the login page, other errors become Chinese pages
+    (the same mapping as the API's: :func:`services.gateway.http.handled`)."""
+    return handled(route, _page_for_error)
 
-    def decorator(method):
-        @functools.wraps(method)
-        def handle(self, request, *args, **kwargs):
-            started = time.perf_counter()
-            try:
-                response = method(self, request, *args, **kwargs)
-            except errors.Unauthorized:
-                target = request.full_path.rstrip("?") if request.method == "GET" else "/"
-                response = redirect(f"/login?next={quote(target, safe='/')}")
-                response.delete_cookie(TOKEN_COOKIE, path="/")
-            except Exception as error:  # one mapping for pages and API (gateway.http)
-                response = self._error_page(request, as_user_error(error, request, route))
-            HTTP_SECONDS.labels(request.method, route, response.status_code).observe(
-                time.perf_counter() - started
-            )
-            return response
 
-        return handle
-
-    return decorator
+def _page_for_error(gateway, request, error: errors.BanchengError) -> Response:
+    if isinstance(error, errors.Unauthorized):
+        target = request.full_path.rstrip("?") if request.method == "GET" else "/"
+        response = redirect(f"/login?next={quote(target, safe='/')}")
+        response.delete_cookie(TOKEN_COOKIE, path="/")
+        return response
+    return gateway._error_page(request, error)
 
 
 class PageBase(GatewayBase):
