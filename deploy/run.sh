@@ -5,6 +5,11 @@
 #       wait for the broker and the database, migrate, then `nameko run` the service
 #   run.sh migrate            wait, migrate, exit
 #   run.sh seed [DIR]         wait, migrate, load seed data (default deploy/seed/xuanwu), exit
+#                             (its demo logins only with BANCHENG_DEMO=1)
+#   run.sh reencrypt          wait, migrate, re-encrypt stored ID numbers under the current key
+#
+# Outside demo mode (BANCHENG_DEMO=1) every secret must be set to a value of one's own
+# (TOKEN_SECRET, ID_NUMBER_KEYS or ID_NUMBER_KEY, AUDIT_KEY): a service refuses to start otherwise.
 #
 # Environment: AMQP_URI, DATABASE_URL (required); WAIT_TIMEOUT seconds (default 60);
 # INSTANCE defaults to <service>@<hostname> so replicas are told apart in logs and metrics.
@@ -18,7 +23,7 @@ export BANCHENG_CONFIG="${BANCHENG_CONFIG:-$PWD/$CONFIG}"
 WAIT_TIMEOUT="${WAIT_TIMEOUT:-60}"
 
 usage() {
-    echo "usage: $0 <gateway|intake|coordination|accountability|reporting|migrate|seed [DIR]>" >&2
+    echo "usage: $0 <gateway|intake|coordination|accountability|reporting|migrate|seed [DIR]|reencrypt>" >&2
     exit 64
 }
 
@@ -84,6 +89,11 @@ case "$service" in
         wait_for_dependencies
         migrate
         exec python -m services.cli seed "${1:-deploy/seed/xuanwu}"
+        ;;
+    reencrypt)
+        wait_for_dependencies
+        migrate
+        exec python -m services.cli reencrypt "$@"
         ;;
     *) usage ;;
 esac

@@ -1,4 +1,4 @@
-"""Operator commands: ``python -m services.cli migrate | seed DIR | dead-letters ...``."""
+"""Operator commands: ``python -m services.cli migrate | seed DIR | reencrypt | dead-letters ...``."""
 
 import argparse
 import logging
@@ -6,7 +6,7 @@ import sys
 import warnings
 from zoneinfo import ZoneInfo
 
-from services.common import event_queues
+from services.common import event_queues, secrets
 from services.common.config import load_config, service_setting
 from services.common.migrations import migrate_all
 
@@ -20,6 +20,11 @@ def main(argv=None) -> int:
     )
     seed = commands.add_parser("seed", help="load a district's reference data (idempotent)")
     seed.add_argument("directory", nargs="?", default="deploy/seed/xuanwu")
+    reencrypt = commands.add_parser(
+        "reencrypt",
+        help="re-encrypt every stored ID number under the current key (first in ID_NUMBER_KEYS)",
+    )
+    reencrypt.add_argument("--batch-size", type=int, default=500, help="cases per transaction")
     _dead_letter_commands(commands)
     args = parser.parse_args(argv)
     # pika warns of every channel the broker closes, and probing for a queue closes one;
@@ -41,10 +46,33 @@ def main(argv=None) -> int:
         from services.intake.seed import load_seed
 
         migrate_all(database_url)
-        counts = load_seed(database_url, args.directory)
+        counts = load_seed(database_url, args.directory, demo_logins=secrets.demo_mode(config))
         print("seeded " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+        if not counts["logins"]:
+            print(
+                f"(no demo logins: they are seeded only with {secrets.DEMO_ENVIRONMENT_VARIABLE}=1)"
+            )
+    elif args.command == "reencrypt":
+        return _reencrypt(config, database_url, args.batch_size)
     elif args.command == "dead-letters":
         return _dead_letters(args, config)
+    return 0
+
+
+def _reencrypt(config: dict, database_url: str, batch_size: int) -> int:
+    from services.intake.dependencies import cipher_from_config
+    from services.intake.key_rotation import reencrypt_id_numbers
+
+    if batch_size < 1:
+        print("--batch-size must be at least 1", file=sys.stderr)
+        return 64
+    try:
+        cipher = cipher_from_config(config)
+    except secrets.DevelopmentSecretError as error:
+        print(error, file=sys.stderr)
+        return 2
+    for line in reencrypt_id_numbers(database_url, cipher, batch_size).lines():
+        print(line)
     return 0
 
 

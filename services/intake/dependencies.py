@@ -1,10 +1,10 @@
 """Intake's nameko adapter for registration: the :class:`Registrar` its use cases receive."""
 
-import functools
 from datetime import date, timedelta
 
 from nameko.extensions import DependencyProvider
 
+from services.common import secrets
 from services.common.config import service_setting
 from services.common.postgres import Database, SidePostgresPool
 from services.intake import personal_data, store
@@ -26,6 +26,8 @@ class RegistrarProvider(DependencyProvider):
             protect=self._protect,
             repeat_window=timedelta(days=days),
         )
+        # built at start: a key that cannot be used stops the process, not a registration
+        self._cipher = cipher_from_config(self.container.config)
 
     def get_dependency(self, worker_ctx) -> Registrar:
         return self.registrar
@@ -34,10 +36,12 @@ class RegistrarProvider(DependencyProvider):
         with Database(self.pool.pool).transaction() as counter:
             return store.reserve_case_sequences(counter, day, count)
 
-    @functools.cached_property
-    def _cipher(self) -> personal_data.IdNumberCipher:
-        # made at the first registration, as before: a bad key fails registrations, not logins
-        return personal_data.IdNumberCipher(service_setting(self.container.config, "ID_NUMBER_KEY"))
-
     def _protect(self, id_number: str | None, kind: str | None) -> dict:
         return personal_data.protect(self._cipher, id_number, kind)
+
+
+def cipher_from_config(config: dict) -> personal_data.IdNumberCipher:
+    """The ID-number cipher of ``config``: its keys (current first) and its lookup key."""
+    return personal_data.IdNumberCipher(
+        secrets.id_number_keys(config), lookup_secret=secrets.id_lookup_secret(config)
+    )

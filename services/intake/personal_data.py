@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import unicodedata
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -21,11 +22,17 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 MIN_SECRET_LENGTH = 16
 
-_TOKEN_PREFIX = "v1:"
+# Tokens: ``v2:<key id>:<base64url(nonce + sealed)>``; ``v1:<base64url>`` are from before key
+# ids existed and were all sealed with key ``k1`` (the single ``ID_NUMBER_KEY``).
+_TOKEN_PREFIX = "v2:"
+_LEGACY_PREFIX = "v1:"
+LEGACY_KEY_ID = "k1"
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
-# Binds every ciphertext to its purpose, so a token made for something else never decrypts here.
-_ASSOCIATED_DATA = b"bancheng:id-number:v1"
+# Binds every ciphertext to its purpose (and a v2 one to its key id), so a token made for
+# something else, or relabelled with another key's id, never decrypts here.
+_LEGACY_ASSOCIATED_DATA = b"bancheng:id-number:v1"
+_ASSOCIATED_DATA = b"bancheng:id-number:v2:"
 _HKDF_SALT = b"bancheng/intake/id-number"
 _ENCRYPTION_INFO = b"bancheng/id-number/aes-256-gcm/v1"
 _LOOKUP_INFO = b"bancheng/id-number/lookup-hmac-sha256/v1"
@@ -99,27 +106,45 @@ def _derive_key(secret: bytes, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=_HKDF_SALT, info=info).derive(secret)
 
 
-class IdNumberCipher:
-    """Encrypts ID numbers at rest and computes their lookup hash.
+def _checked_secret(secret: str) -> bytes:
+    if not isinstance(secret, str) or len(secret.strip()) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"ID-number secret must be a string of at least {MIN_SECRET_LENGTH} characters"
+        )
+    return secret.encode("utf-8")
 
-    Built from one secret string from configuration; HKDF-SHA256 derives two independent
-    32-byte keys from it — one for AES-256-GCM, one for the HMAC-SHA256 lookup hash — so the
-    searchable hash reveals nothing about the encryption key. Values are normalized with
-    :func:`normalize_id_number` first.
+
+class IdNumberCipher:
+    """Encrypts ID numbers at rest under rotating keys and computes their lookup hash.
+
+    Built from the keys in configuration as ``(key_id, secret)`` pairs, the current key first
+    (one bare secret string is key ``k1``). HKDF-SHA256 derives an AES-256-GCM key from each
+    secret; new tokens are sealed with the current key and name its id, so a token sealed
+    with any configured key stays readable after a rotation. The HMAC-SHA256 lookup key is
+    derived from ``lookup_secret`` (default: key ``k1``'s secret, or the only key's) and never
+    from the current key, so the searchable hash stays the same across rotations and reveals
+    nothing about the encryption keys. Values are normalized with :func:`normalize_id_number`.
     """
 
-    def __init__(self, secret: str):
-        """Derive the keys from ``secret``; raise ``ValueError`` if it is shorter than 16."""
-        if not isinstance(secret, str) or len(secret.strip()) < MIN_SECRET_LENGTH:
-            raise ValueError(
-                f"ID-number secret must be a string of at least {MIN_SECRET_LENGTH} characters"
-            )
-        raw = secret.encode("utf-8")
-        self._aead = AESGCM(_derive_key(raw, _ENCRYPTION_INFO))
-        self._lookup_key = _derive_key(raw, _LOOKUP_INFO)
+    def __init__(self, keys: str | Sequence[tuple[str, str]], lookup_secret: str | None = None):
+        """Derive the keys; ``ValueError`` if a secret is shorter than 16 or no key is given."""
+        one_secret = keys is None or isinstance(keys, (str, bytes))
+        pairs = [(LEGACY_KEY_ID, keys)] if one_secret else list(keys)
+        if not pairs:
+            raise ValueError("at least one ID-number key is needed")
+        self._aeads = {
+            key_id: AESGCM(_derive_key(_checked_secret(secret), _ENCRYPTION_INFO))
+            for key_id, secret in pairs
+        }
+        self.current_key_id = pairs[0][0]
+        if lookup_secret is None:
+            lookup_secret = dict(pairs).get(LEGACY_KEY_ID, pairs[0][1] if len(pairs) == 1 else None)
+        if lookup_secret is None:
+            raise ValueError("lookup_secret is needed when no key is k1")
+        self._lookup_key = _derive_key(_checked_secret(lookup_secret), _LOOKUP_INFO)
 
     def __repr__(self) -> str:
-        return "IdNumberCipher(secret=<hidden>)"
+        return f"IdNumberCipher(keys={list(self._aeads)}, secrets=<hidden>)"
 
     @staticmethod
     def _normalized(value: str) -> str:
@@ -129,40 +154,68 @@ class IdNumberCipher:
         return number
 
     def encrypt(self, value: str) -> str:
-        """Encrypt a (normalized) ID number into an ASCII token ``v1:<base64url>``.
+        """Encrypt a (normalized) ID number under the current key: ``v2:<key id>:<base64url>``.
 
         A fresh random 12-byte nonce is used each time, so equal numbers give different tokens.
         """
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = self._aead.encrypt(
-            nonce, self._normalized(value).encode("utf-8"), _ASSOCIATED_DATA
+        sealed = self._aeads[self.current_key_id].encrypt(
+            nonce,
+            self._normalized(value).encode("utf-8"),
+            _ASSOCIATED_DATA + self.current_key_id.encode("ascii"),
         )
-        return _TOKEN_PREFIX + _b64encode(nonce + sealed)
+        return f"{_TOKEN_PREFIX}{self.current_key_id}:{_b64encode(nonce + sealed)}"
+
+    @staticmethod
+    def key_id(token: str) -> str:
+        """The id of the key ``token`` was sealed with (``k1`` for a token from before ids)."""
+        if isinstance(token, str) and token.startswith(_TOKEN_PREFIX):
+            key_id, colon, _ = token[len(_TOKEN_PREFIX) :].partition(":")
+            if colon and key_id:
+                return key_id
+        elif isinstance(token, str) and token.startswith(_LEGACY_PREFIX):
+            return LEGACY_KEY_ID
+        raise IdNumberDecryptionError("not an ID-number token (expected prefix 'v2:' or 'v1:')")
+
+    def is_current(self, token: str) -> bool:
+        """Whether ``token`` is sealed with the current key in the current format."""
+        return token.startswith(f"{_TOKEN_PREFIX}{self.current_key_id}:")
 
     def decrypt(self, token: str) -> str:
-        """Return the ID number sealed in ``token`` by :meth:`encrypt`.
+        """Return the ID number sealed in ``token`` by :meth:`encrypt` under any configured key.
 
-        Raises :class:`IdNumberDecryptionError` if the token is malformed, was made with
-        another secret, or has been altered.
+        Raises :class:`IdNumberDecryptionError` if the token is malformed, names a key that is
+        not configured, was made with another secret, or has been altered.
         """
-        if not isinstance(token, str) or not token.startswith(_TOKEN_PREFIX):
-            raise IdNumberDecryptionError("not an ID-number token (expected prefix 'v1:')")
+        key_id = self.key_id(token)
+        if token.startswith(_LEGACY_PREFIX):
+            body, associated = token[len(_LEGACY_PREFIX) :], _LEGACY_ASSOCIATED_DATA
+        else:
+            body = token[len(_TOKEN_PREFIX) + len(key_id) + 1 :]
+            associated = _ASSOCIATED_DATA + key_id.encode("ascii", "replace")
+        aead = self._aeads.get(key_id)
+        if aead is None:
+            raise IdNumberDecryptionError(f"ID-number token names key {key_id!r}, not configured")
         try:
-            raw = _b64decode(token[len(_TOKEN_PREFIX) :])
+            raw = _b64decode(body)
         except (binascii.Error, ValueError) as exc:
             raise IdNumberDecryptionError("ID-number token is not valid base64url") from exc
         if len(raw) <= _NONCE_BYTES + _TAG_BYTES:
             raise IdNumberDecryptionError("ID-number token is too short")
         try:
-            clear = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _ASSOCIATED_DATA)
+            clear = aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], associated)
         except InvalidTag as exc:
             raise IdNumberDecryptionError(
                 "cannot decrypt ID number: wrong secret key or damaged token"
             ) from exc
         return clear.decode("utf-8")
 
+    def reencrypt(self, token: str) -> str:
+        """``token`` sealed again under the current key; unchanged when it already is."""
+        return token if self.is_current(token) else self.encrypt(self.decrypt(token))
+
     def lookup_hash(self, value: str) -> str:
-        """Return the hex HMAC-SHA256 of the normalized number: stable for one secret.
+        """Return the hex HMAC-SHA256 of the normalized number: stable across key rotations.
 
         Store it beside the encrypted token and search on it to find earlier cases by the
         exact number without keeping the number in clear.

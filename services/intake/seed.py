@@ -2,6 +2,12 @@
 
 Seeding is an upsert: running it twice changes nothing, and editing a name in the YAML and
 seeding again updates it. Passwords arrive already hashed.
+
+The logins in a seed directory are demo logins: the directory is in the repository, so
+anyone can read their hashes (and the README their password). They are loaded only in demo
+mode (``BANCHENG_DEMO=1``, services.common.secrets); otherwise the staff are loaded without
+a username or password. Either way a login that already exists keeps its password hash:
+seeding inserts what is missing and never puts back a password that was changed.
 """
 
 from pathlib import Path
@@ -9,6 +15,7 @@ from pathlib import Path
 import psycopg
 import yaml
 
+from services.common import secrets
 from services.intake import store
 
 
@@ -20,9 +27,25 @@ def read_seed(directory: Path | str) -> dict:
     }
 
 
-def load_seed(database_url: str, directory: Path | str) -> dict[str, int]:
-    """Upsert the district in ``directory``; returns how many rows of each kind it holds."""
+def without_logins(seed: dict) -> dict:
+    """``seed`` with every staff member's username and password hash removed."""
+    staff = [{**member, "username": None, "password_hash": None} for member in seed["staff"]]
+    return {**seed, "staff": staff}
+
+
+def load_seed(
+    database_url: str, directory: Path | str, demo_logins: bool | None = None
+) -> dict[str, int]:
+    """Upsert the district in ``directory``; returns how many rows of each kind it holds.
+
+    ``demo_logins``: whether the seed's logins are loaded too (default: in demo mode only);
+    ``logins`` in the result counts those loaded.
+    """
+    if demo_logins is None:
+        demo_logins = secrets.demo_mode()
     seed = read_seed(directory)
+    if not demo_logins:
+        seed = without_logins(seed)
     with psycopg.connect(database_url) as conn, conn.cursor() as cur:
         store.upsert_reference_data(cur, seed)
     return {
@@ -31,4 +54,5 @@ def load_seed(database_url: str, directory: Path | str) -> dict[str, int]:
         "departments": len(seed["departments"]),
         "matters": len(seed["matters"]),
         "staff": len(seed["staff"]),
+        "logins": sum(1 for s in seed["staff"] if s.get("password_hash")),
     }

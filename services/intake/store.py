@@ -80,7 +80,10 @@ def staff(cur, site: str | None = None) -> list[dict]:
 
 
 def upsert_reference_data(cur, seed: dict) -> None:
-    """Insert or update a district's sites, windows, departments, matters and staff (seeding)."""
+    """Insert or update a district's sites, windows, departments, matters and staff (seeding).
+
+    A staff member's login (username, password hash) is written only where the row has none:
+    seeding never puts back a password that was changed."""
     cur.executemany(
         "INSERT INTO intake.sites (code, name, kind, address) VALUES (%s, %s, %s, %s) "
         "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, "
@@ -124,7 +127,8 @@ def upsert_reference_data(cur, seed: dict) -> None:
         "password_hash) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
         "name = EXCLUDED.name, site_code = EXCLUDED.site_code, "
         "department_code = EXCLUDED.department_code, role = EXCLUDED.role, "
-        "username = EXCLUDED.username, password_hash = EXCLUDED.password_hash",
+        "username = COALESCE(intake.staff.username, EXCLUDED.username), "
+        "password_hash = COALESCE(intake.staff.password_hash, EXCLUDED.password_hash)",
         [
             (
                 s["id"],
@@ -565,3 +569,25 @@ def mark_deadline_breached(cur, case_no: str) -> None:
 
 def mark_answered(cur, case_no: str) -> None:
     cur.execute("UPDATE intake.cases SET answered = true WHERE case_no = %s", (case_no,))
+
+
+# -- key rotation (services.cli reencrypt) ------------------------------------------------------
+
+
+def id_number_ciphers_for_update(cur, after_case_no: str, limit: int) -> list[dict]:
+    """The next ``limit`` stored ID-number tokens after ``after_case_no`` (case-number order),
+    locked until the transaction ends."""
+    cur.execute(
+        "SELECT case_no, id_number_cipher FROM intake.cases "
+        "WHERE id_number_cipher IS NOT NULL AND case_no > %s ORDER BY case_no LIMIT %s FOR UPDATE",
+        (after_case_no, limit),
+    )
+    return cur.fetchall()
+
+
+def replace_id_number_ciphers(cur, tokens: dict[str, str]) -> None:
+    """Store each case's ID number as the new token ``tokens[case_no]``."""
+    cur.executemany(
+        "UPDATE intake.cases SET id_number_cipher = %s WHERE case_no = %s",
+        [(token, case_no) for case_no, token in tokens.items()],
+    )

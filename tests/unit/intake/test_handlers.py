@@ -109,7 +109,7 @@ def test_the_id_number_is_kept_encrypted_masked_and_hashed_never_in_clear(intake
     masked = registered.data["id_number_masked"]
     assert masked == case["id_number_masked"] == PERSON[:6] + "********" + PERSON[-4:]
     assert PERSON not in repr(stored) and PERSON not in repr(registered.data)
-    assert stored["id_number_cipher"].startswith("v1:") and len(stored["id_number_hash"]) >= 32
+    assert stored["id_number_cipher"].startswith("v2:k1:") and len(stored["id_number_hash"]) >= 32
 
 
 def test_numbers_count_the_day_across_registrations_and_sites(intake):

@@ -143,10 +143,10 @@ def test_repr_does_not_show_the_secret(cipher):
 def test_token_is_compact_ascii_without_the_number(cipher):
     number = "320102198001011234"
     token = cipher.encrypt(number)
-    assert re.fullmatch(r"v1:[A-Za-z0-9_-]+", token)
+    assert re.fullmatch(r"v2:k1:[A-Za-z0-9_-]+", token)
     assert number not in token
     # 12-byte nonce + 18 bytes + 16-byte tag = 46 bytes → 62 base64url characters.
-    assert len(token) == 3 + 62
+    assert len(token) == len("v2:k1:") + 62
 
 
 def test_encrypt_normalizes_first(cipher):
@@ -177,7 +177,19 @@ def test_altered_token_is_refused(cipher):
 
 
 @pytest.mark.parametrize(
-    "token", ["", "320102198001011234", "v2:AAAA", "v1:", "v1:AAAA", "v1:!!!!", "v1:a b", None]
+    "token",
+    [
+        "",
+        "320102198001011234",
+        "v2:AAAA",
+        "v2:k1:",
+        "v2:k9:AAAA",
+        "v1:",
+        "v1:AAAA",
+        "v1:!!!!",
+        "v1:a b",
+        None,
+    ],
 )
 def test_malformed_token_is_refused(cipher, token):
     with pytest.raises(IdNumberDecryptionError):
@@ -237,3 +249,68 @@ def test_lookup_hash_is_stable_and_depends_on_the_secret(number):
 def test_different_numbers_hash_differently(first, second):
     cipher = IdNumberCipher(SECRET)
     assert (cipher.lookup_hash(first) == cipher.lookup_hash(second)) == (first == second)
+
+
+# --- key ids and rotation --------------------------------------------------------------------
+
+NEW_SECRET = "rotated-test-secret-5555555555"
+NUMBER = "320102198001011234"
+
+
+def legacy_token(secret: str, number: str) -> str:
+    """A token as the cipher wrote it before key ids: ``v1:`` and the v1 associated data."""
+    import base64
+    import os
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from services.intake import personal_data
+
+    key = personal_data._derive_key(secret.encode(), personal_data._ENCRYPTION_INFO)
+    nonce = os.urandom(12)
+    sealed = AESGCM(key).encrypt(nonce, number.encode(), b"bancheng:id-number:v1")
+    return "v1:" + base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode()
+
+
+def test_a_token_from_before_key_ids_is_read_with_key_k1():
+    rotated = IdNumberCipher([("k2", NEW_SECRET), ("k1", SECRET)])
+    token = legacy_token(SECRET, NUMBER)
+    assert IdNumberCipher.key_id(token) == "k1"
+    assert rotated.decrypt(token) == NUMBER
+    assert IdNumberCipher(SECRET).decrypt(token) == NUMBER
+
+
+def test_new_tokens_are_sealed_with_the_current_key_and_old_ones_stay_readable():
+    old = IdNumberCipher(SECRET)
+    before = old.encrypt(NUMBER)
+    rotated = IdNumberCipher([("k2", NEW_SECRET), ("k1", SECRET)])
+    after = rotated.encrypt(NUMBER)
+    assert IdNumberCipher.key_id(before) == "k1" and IdNumberCipher.key_id(after) == "k2"
+    assert rotated.decrypt(before) == rotated.decrypt(after) == NUMBER
+    with pytest.raises(IdNumberDecryptionError, match="not configured"):
+        old.decrypt(after)
+
+
+def test_reencrypt_moves_a_token_to_the_current_key_once():
+    rotated = IdNumberCipher([("k2", NEW_SECRET), ("k1", SECRET)])
+    moved = rotated.reencrypt(IdNumberCipher(SECRET).encrypt(NUMBER))
+    assert rotated.is_current(moved) and rotated.reencrypt(moved) == moved
+    assert IdNumberCipher([("k2", NEW_SECRET)], lookup_secret=SECRET).decrypt(moved) == NUMBER
+
+
+def test_a_token_relabelled_with_another_key_id_does_not_decrypt():
+    both = IdNumberCipher([("k2", SECRET), ("k1", SECRET)])
+    token = both.encrypt(NUMBER)
+    with pytest.raises(IdNumberDecryptionError):
+        both.decrypt(token.replace("v2:k2:", "v2:k1:", 1))
+
+
+def test_the_lookup_hash_stays_the_same_across_a_rotation():
+    before = IdNumberCipher(SECRET).lookup_hash(NUMBER)
+    assert IdNumberCipher([("k2", NEW_SECRET), ("k1", SECRET)]).lookup_hash(NUMBER) == before
+    assert IdNumberCipher([("k2", NEW_SECRET)], lookup_secret=SECRET).lookup_hash(NUMBER) == before
+
+
+def test_several_keys_without_k1_need_a_lookup_secret():
+    with pytest.raises(ValueError, match="lookup_secret"):
+        IdNumberCipher([("k3", NEW_SECRET), ("k2", OTHER_SECRET)])
