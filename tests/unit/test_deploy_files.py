@@ -7,6 +7,7 @@ added under services/ cannot be forgotten in any of them.
 
 import json
 import os
+import re
 from pathlib import Path
 
 import jsonschema
@@ -48,9 +49,20 @@ def depends_on_targets(service: dict) -> list[str]:
     return list(depends_on) if isinstance(depends_on, (dict, list)) else []
 
 
+class ComposeLoader(yaml.SafeLoader):
+    """YAML as Compose reads it: nameko's loader (set up by the test session) would substitute
+    ``${VAR:?message}`` and ``${VAR:-default}`` itself, in its own way."""
+
+
+ComposeLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "!env_var"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    return yaml.load(COMPOSE_FILE.read_text(encoding="utf-8"), Loader=ComposeLoader)
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +174,50 @@ def test_prometheus_scrapes_every_service(app_services):
 
     unscraped = sorted(name for name in app_services if name not in scraped_hosts.get(name, set()))
     assert not unscraped, f"no Prometheus job scrapes: {unscraped}"
+
+
+# -- secrets: none in the file, each taken from the environment (services.common.secrets) -----
+
+# what the services read as secrets, and the database's password
+COMPOSE_SECRETS = ("TOKEN_SECRET", "ID_NUMBER_KEYS", "AUDIT_KEY", "POSTGRES_PASSWORD")
+
+
+def environments(compose_services) -> dict[str, dict]:
+    return {
+        name: service.get("environment") or {}
+        for name, service in compose_services.items()
+        if isinstance(service.get("environment"), dict)
+    }
+
+
+@pytest.mark.parametrize("secret", COMPOSE_SECRETS)
+def test_compose_takes_each_secret_from_the_environment_or_refuses(compose_services, secret):
+    required = re.compile(r"\$\{" + secret + r":\?[^}]+\}")
+    users = {
+        name: str(value)
+        for name, environment in environments(compose_services).items()
+        for key, value in environment.items()
+        if key == secret or re.search(r"\$\{" + secret + r"[:}]", str(value))
+    }
+    assert users, f"no service of docker-compose.yml is given {secret}"
+    for name, value in users.items():
+        assert required.search(value), (
+            f"{name} must take {secret} as ${{{secret}:?message}} (no default), got {value!r}"
+        )
+
+
+def test_compose_carries_no_development_secret_and_no_demo_mode(compose_services):
+    from services.common.secrets import DEVELOPMENT_VALUES
+
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    shipped = sorted(value for value in DEVELOPMENT_VALUES if value in text)
+    assert not shipped, f"docker-compose.yml carries development secrets: {shipped}"
+    defaulted = re.findall(r"\$\{(\w*(?:SECRET|KEYS?|PASSWORD)\w*):-([^}]+)\}", text)
+    assert not defaulted, f"secrets with a default in docker-compose.yml: {defaulted}"
+    demo = [name for name, env in environments(compose_services).items() if "BANCHENG_DEMO" in env]
+    assert not demo, f"docker-compose.yml must not run in demo mode: {demo}"
+
+
+def test_the_shipped_config_turns_demo_mode_off_by_default():
+    text = (REPO_ROOT / "deploy/config/bancheng.yaml").read_text(encoding="utf-8")
+    assert re.search(r"^\s+DEMO: \$\{BANCHENG_DEMO:false\}$", text, re.MULTILINE)
