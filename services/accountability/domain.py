@@ -1,17 +1,16 @@
-"""Accountability's rules (pure): the strike ladder, department deductions, the audit chain.
+"""Accountability's rules (pure): the strike ladder, department deductions, separated duties.
 
 Nothing here touches the database or the broker. The service loads the confirmed findings of a
 staff member, asks :class:`StrikeLadder` which sanctions each should carry, and diffs that with
-the sanctions on record (:func:`plan_sanctions`); an upheld appeal is just a recount.
+the sanctions on record (:func:`plan_sanctions`); an upheld appeal is just a recount. The audit
+chain is :mod:`services.accountability.chain`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import date, datetime, tzinfo
 
 from services.common import fields
 from services.common.errors import InvalidField
@@ -397,93 +396,47 @@ def department_scores(
     return result
 
 
-# -- the audit chain -----------------------------------------------------------------------
+# -- separated duties ----------------------------------------------------------------------
 
-GENESIS_HASH = "0" * 64
-
-
-def canonical_json(value) -> str:
-    """One spelling of a JSON value: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-def utc_text(moment: datetime) -> str:
-    """A time as hashed: UTC with microseconds, whatever the session's time zone."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+# Who takes which decision (DESIGN §2): supervisors investigate, find and decide appeals; HR
+# (人事) confirms or rejects a dismissal a finding recommends, never the finding's author.
+FINDING_ROLES = frozenset({"supervisor"})
+SANCTION_DECIDING_ROLES = frozenset({"hr"})
+APPEAL_DECIDING_ROLES = frozenset({"supervisor"})
+DEDUCTION_WITHDRAWING_ROLES = frozenset({"supervisor"})
 
 
-@dataclass(frozen=True)
-class AuditEntry:
-    seq: int
-    at: datetime
-    recorded_at: datetime
-    actor: str | None
-    role: str | None
-    action: str
-    case_no: str | None
-    subject: str | None
-    content: str  # canonical JSON text
-
-    def canonical(self) -> str:
-        return canonical_json(
-            {
-                "seq": self.seq,
-                "at": utc_text(self.at),
-                "recorded_at": utc_text(self.recorded_at),
-                "actor": self.actor,
-                "role": self.role,
-                "action": self.action,
-                "case_no": self.case_no,
-                "subject": self.subject,
-                "content": self.content,
-            }
-        )
+def finding_refusal(actor: Mapping) -> str | None:
+    """Why ``actor`` may not record a finding (None: they may)."""
+    if actor.get("role") not in FINDING_ROLES:
+        return "只有督查人员可以认定调查结论"
+    return None
 
 
-def chain_hash(previous_hash: str, entry: AuditEntry) -> str:
-    """sha256 of the previous entry's hash followed by this entry's canonical JSON."""
-    return hashlib.sha256((previous_hash + entry.canonical()).encode("utf-8")).hexdigest()
+def sanction_decision_refusal(actor: Mapping, finding: Mapping) -> str | None:
+    """Why ``actor`` may not confirm or reject the sanction ``finding`` recommends."""
+    if actor.get("role") not in SANCTION_DECIDING_ROLES:
+        return "只有人事部门可以确认或驳回辞退建议"
+    if actor.get("id") == finding["recorded_by"]:
+        return "认定该调查结论的人员不能确认或驳回由此提出的处理建议（职责分离）"
+    if actor.get("id") == finding["staff_id"]:
+        return "不能确认或驳回对本人的处理建议"
+    return None
 
 
-def audit_view(row: Mapping) -> dict:
-    """A stored entry for the API: its content as JSON again."""
-    return {**row, "content": json.loads(row["content"])}
+def appeal_decision_refusal(actor: Mapping, appeal: Mapping) -> str | None:
+    """Why ``actor`` may not decide ``appeal``: a supervisor decides, never its filer nor the
+    staff member it is for."""
+    if actor.get("role") not in APPEAL_DECIDING_ROLES:
+        return "只有督查人员可以决定申诉"
+    if actor.get("id") == appeal["filed_by"]:
+        return "提出申诉的人员不能决定该申诉（职责分离）"
+    if actor.get("id") == appeal["staff_id"]:
+        return "不能决定对本人的申诉"
+    return None
 
 
-def next_entry(
-    last: Mapping | None, *, recorded_at: datetime, content, **fields
-) -> tuple[AuditEntry, str, str]:
-    """The entry that follows ``last`` (its ``seq`` and ``hash``; None when the trail is
-    empty): the entry, the hash it links to, and its own hash. ``fields`` are the entry's
-    at, actor, role, action, case_no and subject."""
-    previous_hash = last["hash"] if last else GENESIS_HASH
-    entry = AuditEntry(
-        seq=last["seq"] + 1 if last else 1,
-        recorded_at=recorded_at,
-        content=canonical_json(content),
-        **fields,
-    )
-    return entry, previous_hash, chain_hash(previous_hash, entry)
-
-
-@dataclass(frozen=True)
-class ChainBreak:
-    seq: int
-    problem: str
-
-
-def verify_chain(rows: Iterable[tuple[AuditEntry, str, str]]) -> tuple[int, ChainBreak | None]:
-    """Walk ``(entry, prev_hash, hash)`` in sequence order; return how many entries verified
-    and the first break (an edited, removed or re-ordered entry), or None."""
-    previous_hash, expected_seq, count = GENESIS_HASH, 1, 0
-    for entry, prev_hash, stored_hash in rows:
-        if entry.seq != expected_seq:
-            return count, ChainBreak(
-                expected_seq, f"第 {expected_seq} 条缺失（下一条是 {entry.seq}）"
-            )
-        if prev_hash != previous_hash:
-            return count, ChainBreak(entry.seq, "前一条的哈希不符（前一条被改动或删除）")
-        if chain_hash(prev_hash, entry) != stored_hash:
-            return count, ChainBreak(entry.seq, "内容与哈希不符（本条被改动）")
-        previous_hash, expected_seq, count = stored_hash, expected_seq + 1, count + 1
-    return count, None
+def deduction_withdrawal_refusal(actor: Mapping) -> str | None:
+    if actor.get("role") not in DEDUCTION_WITHDRAWING_ROLES:
+        return "只有督查人员可以撤销考核扣分"
+    return None

@@ -212,6 +212,28 @@ def sanction_confirmed(sanction: Mapping, case_no, actor: Mapping, at: datetime)
     )
 
 
+def sanction_rejected(
+    sanction: Mapping, case_no, reason: str, actor: Mapping, at: datetime
+) -> Decision:
+    """HR's rejection of a recommended sanction (a dismissal), with the reason."""
+    return _decision(
+        "sanction_rejected",
+        {
+            "sanction_id": sanction["id"],
+            "staff_id": sanction["staff_id"],
+            "kind": sanction["kind"],
+            "finding_id": sanction["finding_id"],
+            "strike_no": sanction["strike_no"],
+            "reason": reason,
+        },
+        actor,
+        at,
+        case_no=case_no,
+        audit_action="sanction_rejected",
+        audit_subject=f"sanction:{sanction['id']}",
+    )
+
+
 # -- appeals ---------------------------------------------------------------------------------
 
 

@@ -8,16 +8,22 @@ the state change or not at all. What each decision says: :mod:`services.accounta
 
 from datetime import datetime
 
-from services.accountability import domain, events
+from services.accountability import chain, domain, events
 from services.common import paging
 from services.common.errors import Conflict, Forbidden, InvalidField, NotFound
 
-READS_ANY_RECORD = frozenset({"supervisor", "officer", "bureau"})
+READS_ANY_RECORD = frozenset({"supervisor", "officer", "bureau", "hr"})
 
 
 def _now(uow, rules: domain.Rules) -> datetime:
     # local time, so that payloads say +08:00 as they always have
     return uow.now().astimezone(rules.timezone)
+
+
+def _refuse(refusal: str | None) -> None:
+    """A Forbidden (403) when a duty rule of the domain refuses the actor."""
+    if refusal is not None:
+        raise Forbidden(refusal)
 
 
 def _found(row: dict | None, what: str, field: str) -> dict:
@@ -94,6 +100,7 @@ def record_finding(
     uow, rules: domain.Rules, investigation_id: int, payload: dict, actor: dict
 ) -> dict:
     """Record the supervisor's finding, close the investigation and apply the sanctions."""
+    _refuse(domain.finding_refusal(actor))
     request = domain.check_finding(payload)
     with uow.begin():
         now = _now(uow, rules)
@@ -192,18 +199,37 @@ def _recount(
 
 
 def confirm_sanction(uow, rules: domain.Rules, sanction_id: int, actor: dict) -> dict:
-    """HR's confirmation of a recommended sanction (dismissal)."""
+    """HR's confirmation of a recommended sanction (dismissal); never by the finding's author."""
     with uow.begin():
         now = _now(uow, rules)
-        sanction = _found(
-            uow.store.sanction_for_update(sanction_id), f"处理 {sanction_id}", "sanction_id"
-        )
-        if sanction["status"] != "recommended":
-            raise Conflict("只有处于建议状态的处理（如辞退建议）需要确认")
+        sanction, finding = _recommended(uow, sanction_id, actor)
         uow.store.confirm_sanction(sanction_id, actor["id"], now)
-        case_no = uow.store.finding(sanction["finding_id"])["case_no"]
-        uow.record(events.sanction_confirmed(sanction, case_no, actor, now))
+        uow.record(events.sanction_confirmed(sanction, finding["case_no"], actor, now))
         return uow.store.sanction(sanction_id)
+
+
+def reject_sanction(uow, rules: domain.Rules, sanction_id: int, payload: dict, actor: dict) -> dict:
+    """HR's rejection of a recommended sanction (dismissal), with the reason; the finding and
+    its strike stand, the dismissal is not carried out."""
+    reason = domain.check_reason(payload, "reason", "驳回理由")
+    with uow.begin():
+        now = _now(uow, rules)
+        sanction, finding = _recommended(uow, sanction_id, actor)
+        uow.store.reject_sanction(sanction_id, actor["id"], now, reason)
+        uow.record(events.sanction_rejected(sanction, finding["case_no"], reason, actor, now))
+        return uow.store.sanction(sanction_id)
+
+
+def _recommended(uow, sanction_id: int, actor: dict) -> tuple[dict, dict]:
+    """The recommended sanction (locked) and its finding, once ``actor`` may decide on it."""
+    sanction = _found(
+        uow.store.sanction_for_update(sanction_id), f"处理 {sanction_id}", "sanction_id"
+    )
+    finding = uow.store.finding(sanction["finding_id"])
+    _refuse(domain.sanction_decision_refusal(actor, finding))
+    if sanction["status"] != "recommended":
+        raise Conflict("只有处于建议状态的处理（如辞退建议）需要确认或驳回")
+    return sanction, finding
 
 
 # -- appeals -------------------------------------------------------------------------------
@@ -243,6 +269,7 @@ def decide_appeal(uow, rules: domain.Rules, appeal_id: int, payload: dict, actor
         # the staff member's lock first, as a finding takes it: recounts never interleave
         uow.store.lock_staff(appeal["staff_id"])
         appeal = uow.store.appeal_for_update(appeal_id)
+        _refuse(domain.appeal_decision_refusal(actor, appeal))
         if appeal["status"] != "pending":
             raise Conflict(f"申诉 {appeal_id} 已经作出决定")
         decided = uow.store.decide_appeal(appeal_id, upheld, actor["id"], now, reason)
@@ -265,6 +292,7 @@ def withdraw_deduction(
     uow, rules: domain.Rules, deduction_id: int, payload: dict, actor: dict
 ) -> dict:
     """Withdraw a department deduction, with the reason why it should not stand."""
+    _refuse(domain.deduction_withdrawal_refusal(actor))
     reason = domain.check_reason(payload, "reason", "撤销理由")
     with uow.begin():
         now = _now(uow, rules)
@@ -337,7 +365,15 @@ def audit_entries(uow, case_no=None, limit=None, cursor=None) -> dict:
     size, after = paging.limit_from(limit), paging.keyset_after(cursor)
     with uow.begin():
         rows = uow.store.audit_entries(case_no or None, size, after)
-    return paging.page([domain.audit_view(row) for row in rows], size, "seq")
+    return paging.page([chain.audit_view(row) for row in rows], size, "seq")
+
+
+def checkpoint_audit_trail(uow, trail) -> dict | None:
+    """Checkpoint the audit chain's committed head outside the database when the trail's
+    policy says one is due; returns the checkpoint written, or None."""
+    with uow.begin():
+        head = uow.store.audit_head()
+    return trail.checkpoint(head)
 
 
 def department_scores(uow, rules: domain.Rules, year, departments: list[dict]) -> dict:

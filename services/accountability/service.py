@@ -1,16 +1,21 @@
 """Accountability: first responsibility, investigations, sanctions, department scores and the
 audit trail (entrypoints only: decode the arguments, call one use case in ``handlers``)."""
 
-from services.accountability import audit, events, handlers, store
+from nameko.timer import timer
+
+from services.accountability import events, handlers
+from services.accountability.dependencies import AuditedUnitOfWorkProvider, AuditTrailProvider
 from services.accountability.rules import RulesProvider
 from services.common.consumer import consumes
 from services.common.errors import BanchengError
 from services.common.outbox import OutboxRelay
 from services.common.rpc import rpc
-from services.common.unit_of_work import UnitOfWorkProvider
 from services.common.web import EntrypointMetrics, Observable
 
 SCHEMA = "accountability"
+# how often the audit trail's head is looked at; the policy (AUDIT_CHECKPOINT_ENTRIES /
+# _SECONDS) decides whether it is checkpointed
+CHECKPOINT_LOOK_SECONDS = 5
 
 
 def _consumer(source: str, event_type: str):
@@ -40,13 +45,9 @@ def _consuming(table):
 class AccountabilityService(Observable):
     name = "accountability"
 
-    # every decision's event, timeline entry and audit entry in one transaction
-    uow = UnitOfWorkProvider(
-        schema=SCHEMA,
-        store_module=store,
-        relay=OutboxRelay(SCHEMA),
-        on_record=audit.record_decision_entry,
-    )
+    # every decision's event, timeline entry and (MAC'd) audit entry in one transaction
+    uow = AuditedUnitOfWorkProvider(schema=SCHEMA, relay=OutboxRelay(SCHEMA))
+    audit_trail = AuditTrailProvider()
     rules = RulesProvider()
     entrypoint_metrics = EntrypointMetrics()
 
@@ -83,6 +84,10 @@ class AccountabilityService(Observable):
         return handlers.confirm_sanction(self.uow, self.rules, int(sanction_id), actor)
 
     @rpc(expected_exceptions=BanchengError)
+    def reject_sanction(self, sanction_id: int, payload: dict, actor: dict) -> dict:
+        return handlers.reject_sanction(self.uow, self.rules, int(sanction_id), payload, actor)
+
+    @rpc(expected_exceptions=BanchengError)
     def file_appeal(self, finding_id: int, payload: dict, actor: dict) -> dict:
         return handlers.file_appeal(self.uow, self.rules, int(finding_id), payload, actor)
 
@@ -93,3 +98,9 @@ class AccountabilityService(Observable):
     @rpc(expected_exceptions=BanchengError)
     def withdraw_deduction(self, deduction_id: int, payload: dict, actor: dict) -> dict:
         return handlers.withdraw_deduction(self.uow, self.rules, int(deduction_id), payload, actor)
+
+    # -- the audit trail's checkpoints ---------------------------------------------------------
+
+    @timer(interval=CHECKPOINT_LOOK_SECONDS)
+    def checkpoint_audit_trail(self) -> None:
+        handlers.checkpoint_audit_trail(self.uow, self.audit_trail)

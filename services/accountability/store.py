@@ -9,7 +9,7 @@ transaction ends, ``lock_<thing>`` takes an advisory lock, and a write is a verb
 
 from datetime import UTC, datetime
 
-from services.accountability import domain
+from services.accountability import chain
 from services.common import timeline
 
 # Advisory lock keys (pg_advisory_xact_lock takes bigints): the audit chain, and one per staff
@@ -200,7 +200,8 @@ def lock_staff(cur, staff_id: str) -> None:
 
 SANCTION_COLUMNS = """
     s.id, s.finding_id, s.staff_id, s.kind, s.strike_no, s.period, s.status, s.applied_at,
-    s.confirmed_by, s.confirmed_at, s.revoked_at, s.revoke_reason
+    s.confirmed_by, s.confirmed_at, s.revoked_at, s.revoke_reason, s.rejected_by, s.rejected_at,
+    s.reject_reason
 """
 
 
@@ -260,6 +261,14 @@ def confirm_sanction(cur, sanction_id: int, actor: str, at) -> None:
         "UPDATE accountability.sanctions SET status = 'confirmed', confirmed_by = %s, "
         "confirmed_at = %s WHERE id = %s",
         (actor, at, sanction_id),
+    )
+
+
+def reject_sanction(cur, sanction_id: int, actor: str, at, reason: str) -> None:
+    cur.execute(
+        "UPDATE accountability.sanctions SET status = 'rejected', rejected_by = %s, "
+        "rejected_at = %s, reject_reason = %s WHERE id = %s",
+        (actor, at, reason, sanction_id),
     )
 
 
@@ -385,11 +394,11 @@ def last_audit_entry(cur) -> dict | None:
     return cur.fetchone()
 
 
-def insert_audit_entry(cur, entry, prev_hash: str, hash_: str, source_event_id) -> None:
+def insert_audit_entry(cur, entry, prev_hash: str, mac: str, source_event_id) -> None:
     cur.execute(
         "INSERT INTO accountability.audit_log (seq, at, recorded_at, actor, role, action, "
-        "case_no, subject, content, source_event_id, prev_hash, hash) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "case_no, subject, content, source_event_id, key_id, prev_hash, hash) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             entry.seq,
             entry.at,
@@ -401,8 +410,9 @@ def insert_audit_entry(cur, entry, prev_hash: str, hash_: str, source_event_id) 
             entry.subject,
             entry.content,
             source_event_id,
+            entry.key_id,
             prev_hash,
-            hash_,
+            mac,
         ),
     )
 
@@ -410,6 +420,7 @@ def insert_audit_entry(cur, entry, prev_hash: str, hash_: str, source_event_id) 
 def append_audit_entry(
     cur,
     *,
+    keys: chain.AuditKeys,
     action: str,
     actor: str | None,
     role: str | None,
@@ -419,11 +430,13 @@ def append_audit_entry(
     subject: str | None = None,
     source_event_id: str | None = None,
 ) -> int:
-    """Append one entry to the chain; returns its sequence number. The chain lock, held until
-    the transaction ends, keeps concurrent appends in one line (the link is the domain's)."""
+    """Append one entry to the chain, MAC'd with the current key of ``keys``; returns its
+    sequence number. The chain lock, held until the transaction ends, keeps concurrent appends
+    in one line (the link is the chain's)."""
     lock_audit_chain(cur)
-    entry, prev_hash, hash_ = domain.next_entry(
+    entry, prev_hash, mac = chain.next_entry(
         last_audit_entry(cur),
+        keys,
         recorded_at=datetime.now(UTC),
         content=content,
         at=at,
@@ -433,12 +446,12 @@ def append_audit_entry(
         case_no=case_no,
         subject=subject,
     )
-    insert_audit_entry(cur, entry, prev_hash, hash_, source_event_id)
+    insert_audit_entry(cur, entry, prev_hash, mac, source_event_id)
     return entry.seq
 
 
 AUDIT_COLUMNS = (
-    "seq, at, recorded_at, actor, role, action, case_no, subject, content, prev_hash, hash"
+    "seq, at, recorded_at, actor, role, action, case_no, subject, content, key_id, prev_hash, hash"
 )
 
 
@@ -458,6 +471,18 @@ def all_audit_entries(conn):
         cur.itersize = 2000
         cur.execute(f"SELECT {AUDIT_COLUMNS} FROM accountability.audit_log ORDER BY seq")
         yield from cur
+
+
+def audit_head(cur) -> dict:
+    """The chain's head (``seq`` 0 and no ``hash`` when empty) and the database it is in: its
+    name and oid, so that checkpoints of a re-created database of the same name never apply."""
+    cur.execute(
+        "SELECT current_database() || '/' || d.oid AS database, "
+        "COALESCE(a.seq, 0) AS seq, a.hash FROM pg_database d "
+        "LEFT JOIN (SELECT seq, hash FROM accountability.audit_log ORDER BY seq DESC LIMIT 1) a "
+        "ON true WHERE d.datname = current_database()"
+    )
+    return cur.fetchone()
 
 
 # -- the case's timeline (common's table in this schema) -----------------------------------

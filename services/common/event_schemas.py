@@ -128,6 +128,7 @@ EVENT_DATA: dict[tuple[str, str], dict[str, Kind]] = {
     ("accountability", "sanction_applied"): SANCTION,
     ("accountability", "sanction_revoked"): SANCTION,
     ("accountability", "sanction_confirmed"): SANCTION,
+    ("accountability", "sanction_rejected"): SANCTION,
     ("accountability", "improvement_action_assigned"): {
         "action_id": IDENTIFIER,
         "finding_id": IDENTIFIER,

@@ -3,7 +3,7 @@ cursor, keeping the promises its SQL keeps (unique keys, ``ON CONFLICT DO NOTHIN
 
 import itertools
 
-from services.accountability import domain, events
+from services.accountability import chain, domain, events
 from services.common.decisions import Decision
 from tests.unit import fakes
 
@@ -186,6 +186,9 @@ class FakeStore:
             "confirmed_at": None,
             "revoked_at": None,
             "revoke_reason": None,
+            "rejected_by": None,
+            "rejected_at": None,
+            "reject_reason": None,
         }
         self.sanctions[row["id"]] = row
         return {"id": row["id"]}
@@ -205,6 +208,11 @@ class FakeStore:
 
     def confirm_sanction(self, sanction_id: int, actor: str, at) -> None:
         self.sanctions[sanction_id].update(status="confirmed", confirmed_by=actor, confirmed_at=at)
+
+    def reject_sanction(self, sanction_id: int, actor: str, at, reason: str) -> None:
+        self.sanctions[sanction_id].update(
+            status="rejected", rejected_by=actor, rejected_at=at, reject_reason=reason
+        )
 
     def sanctions_of(self, staff_id: str) -> list[dict]:
         return [
@@ -304,11 +312,19 @@ class FakeStore:
 
     def audit_entries(self, case_no, limit: int, after) -> list[dict]:
         rows = [
-            {**e, "content": domain.canonical_json(e["content"])}
+            {**e, "content": chain.canonical_json(e["content"])}
             for e in self.audit
             if case_no in (None, e["case_no"]) and (after is None or e["seq"] > after)
         ]
         return rows[:limit]
+
+    def audit_head(self) -> dict:
+        last = self.audit[-1] if self.audit else None
+        return {
+            "database": "fake/1",
+            "seq": last["seq"] if last else 0,
+            "hash": f"mac-{last['seq']}" if last else None,
+        }
 
     def timeline_of(self, case_no: str) -> list[dict]:
         return list(self.timeline.get(case_no, []))

@@ -23,7 +23,8 @@ from tests.unit.fakes import SHANGHAI, FakeClock
 # deploy/config's defaults, in the reference district's time zone
 RULES = Rules(load_sanction_rules(), load_assessment_points(), SHANGHAI)
 SUPERVISOR = {"id": "S0006", "name": "吴秀英", "role": "supervisor", "site": None}
-HR = {"id": "S0007", "name": "人事", "role": "supervisor", "site": None}
+HR = {"id": "S0039", "name": "马丽君", "role": "hr", "site": None}
+SECOND_SUPERVISOR = {"id": "S0060", "name": "督查二", "role": "supervisor", "site": None}
 STAFF = {"id": "S0001", "name": "王芳", "role": "window_staff", "site": "HALL"}
 COLLEAGUE = {"id": "S0002", "name": "陈志刚", "role": "window_staff", "site": "XJK"}
 
@@ -308,11 +309,54 @@ def test_hr_confirms_a_dismissal_recommendation_and_nothing_else(uow):
         handlers.confirm_sanction(uow, RULES, talk["id"], HR)
 
     confirmed = handlers.confirm_sanction(uow, RULES, dismissal["id"], HR)
-    assert (confirmed["status"], confirmed["confirmed_by"]) == ("confirmed", "S0007")
+    assert (confirmed["status"], confirmed["confirmed_by"]) == ("confirmed", "S0039")
     [decision] = uow.events("sanction_confirmed")
     assert decision.case_no == "XW-62" and decision.data["kind"] == "dismissal"
     with pytest.raises(Conflict):
         handlers.confirm_sanction(uow, RULES, dismissal["id"], HR)
+
+
+def test_only_hr_decides_on_a_dismissal_never_the_supervisor_nor_the_findings_author(uow):
+    results = [find(uow, refused(uow, f"XW-6{n}")) for n in range(3)]
+    [dismissal] = results[2]["sanctions"]
+    for who in (SUPERVISOR, SECOND_SUPERVISOR, STAFF):
+        with pytest.raises(Forbidden, match="只有人事部门"):
+            handlers.confirm_sanction(uow, RULES, dismissal["id"], who)
+        with pytest.raises(Forbidden):
+            handlers.reject_sanction(uow, RULES, dismissal["id"], {"reason": "x"}, who)
+    # an HR account that recorded the finding itself (a role changed later) may not decide
+    author_as_hr = {**SUPERVISOR, "role": "hr"}
+    with pytest.raises(Forbidden, match="职责分离"):
+        handlers.confirm_sanction(uow, RULES, dismissal["id"], author_as_hr)
+    # nor may HR decide on its own dismissal
+    concerned = {**STAFF, "role": "hr"}
+    with pytest.raises(Forbidden, match="本人"):
+        handlers.confirm_sanction(uow, RULES, dismissal["id"], concerned)
+    assert uow.events("sanction_confirmed") == [] and audit_of(uow, "sanction_confirmed") == []
+    assert uow.store.sanctions[dismissal["id"]]["status"] == "recommended"
+
+
+def test_hr_rejects_a_dismissal_with_a_reason_and_the_strike_stands(uow):
+    results = [find(uow, refused(uow, f"XW-6{n}")) for n in range(3)]
+    [dismissal] = results[2]["sanctions"]
+    with pytest.raises(InvalidField) as missing:
+        handlers.reject_sanction(uow, RULES, dismissal["id"], {}, HR)
+    assert missing.value.field == "reason"
+
+    rejected = handlers.reject_sanction(
+        uow, RULES, dismissal["id"], {"reason": "情节尚不足以辞退，改为调岗"}, HR
+    )
+    assert (rejected["status"], rejected["rejected_by"]) == ("rejected", "S0039")
+    assert rejected["reject_reason"] == "情节尚不足以辞退，改为调岗"
+    [decision] = uow.events("sanction_rejected")
+    assert decision.case_no == "XW-62" and decision.data["reason"] == "情节尚不足以辞退，改为调岗"
+    [entry] = audit_of(uow, "sanction_rejected")
+    assert (entry["actor"], entry["role"]) == ("S0039", "hr")
+    with pytest.raises(Conflict):
+        handlers.confirm_sanction(uow, RULES, dismissal["id"], HR)
+    # the third strike still counts: a fourth finding does not bring the dismissal back twice
+    record = handlers.staff_record(uow, RULES, "S0001", HR)
+    assert [s["strike_no"] for s in record["strikes"]] == [1, 2, 3]
 
 
 # -- appeals -------------------------------------------------------------------------------
@@ -379,6 +423,34 @@ def test_an_upheld_appeal_overturns_the_finding_and_recounts_the_ladder(uow):
         handlers.decide_appeal(
             uow, RULES, appeal["id"], {"upheld": False, "reason": "x"}, SUPERVISOR
         )
+
+
+def test_an_appeal_is_decided_by_a_supervisor_who_neither_filed_it_nor_is_its_subject(uow):
+    finding = find(uow, refused(uow, "XW-95"))
+    # a supervisor files on the staff member's behalf; they cannot then decide it themselves
+    appeal = handlers.file_appeal(uow, RULES, finding["id"], {"reason": "代为申诉"}, SUPERVISOR)
+    decision = {"upheld": True, "reason": "经核实属实"}
+    with pytest.raises(Forbidden, match="职责分离"):
+        handlers.decide_appeal(uow, RULES, appeal["id"], decision, SUPERVISOR)
+    for who in (STAFF, HR):
+        with pytest.raises(Forbidden, match="只有督查人员"):
+            handlers.decide_appeal(uow, RULES, appeal["id"], decision, who)
+    with pytest.raises(Forbidden, match="本人"):
+        handlers.decide_appeal(uow, RULES, appeal["id"], decision, {**STAFF, "role": "supervisor"})
+    assert uow.events("appeal_decided") == []
+    decided = handlers.decide_appeal(uow, RULES, appeal["id"], decision, SECOND_SUPERVISOR)
+    assert (decided["status"], decided["decided_by"]) == ("upheld", "S0060")
+
+
+def test_findings_and_withdrawals_are_for_supervisors_only(uow):
+    investigation_id = refused(uow, "XW-96")
+    payload = {"staff_id": "S0001", "cause": "attitude", "finding": "经查属实"}
+    for who in (STAFF, HR, {**SUPERVISOR, "role": "officer"}):
+        with pytest.raises(Forbidden):
+            handlers.record_finding(uow, RULES, investigation_id, payload, who)
+        with pytest.raises(Forbidden):
+            handlers.withdraw_deduction(uow, RULES, 1, {"reason": "x"}, who)
+    assert uow.events("finding_recorded") == []
 
 
 def test_a_rejected_appeal_changes_no_sanction(uow):
@@ -560,6 +632,8 @@ def test_every_event_carries_exactly_the_documented_fields(uow):
     documented = documented_fields()
     findings = [find(uow, refused(uow, f"XW-13{n}")) for n in range(3)]
     handlers.confirm_sanction(uow, RULES, findings[2]["sanctions"][0]["id"], HR)
+    fourth = find(uow, refused(uow, "XW-138"))
+    handlers.reject_sanction(uow, RULES, fourth["sanctions"][0]["id"], {"reason": "调岗"}, HR)
     find(uow, refused(uow, "XW-139"), cause="process")
     appeal = handlers.file_appeal(uow, RULES, findings[0]["id"], {"reason": "不服"}, STAFF)
     handlers.decide_appeal(uow, RULES, appeal["id"], {"upheld": True, "reason": "属实"}, SUPERVISOR)

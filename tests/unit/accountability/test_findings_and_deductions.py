@@ -1,7 +1,5 @@
-"""The audit hash chain, the findings' checks and department deductions (pure)."""
+"""The findings' checks and department deductions (pure); the audit chain is test_audit_chain."""
 
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,61 +10,6 @@ from services.common.errors import InvalidField
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POINTS = load_assessment_points()
-
-
-def chain(n):
-    rows, previous = [], domain.GENESIS_HASH
-    start = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)
-    for seq in range(1, n + 1):
-        entry = domain.AuditEntry(
-            seq=seq,
-            at=start + timedelta(minutes=seq),
-            recorded_at=start + timedelta(minutes=seq, seconds=1),
-            actor="S0006",
-            role="supervisor",
-            action="finding",
-            case_no=f"XW-{seq}",
-            subject=None,
-            content=domain.canonical_json({"n": seq, "text": "态度问题"}),
-        )
-        digest = domain.chain_hash(previous, entry)
-        rows.append((entry, previous, digest))
-        previous = digest
-    return rows
-
-
-def test_an_intact_chain_verifies():
-    assert domain.verify_chain(chain(5)) == (5, None)
-
-
-def test_the_hash_does_not_depend_on_the_time_zone_the_row_is_read_in():
-    entry = chain(1)[0][0]
-    elsewhere = replace(entry, at=entry.at.astimezone(timezone(timedelta(hours=-5))))
-    assert domain.chain_hash("x", entry) == domain.chain_hash("x", elsewhere)
-
-
-def test_an_edited_entry_is_named():
-    rows = chain(5)
-    entry, prev, digest = rows[2]
-    rows[2] = (replace(entry, actor="S0001"), prev, digest)
-    count, broken = domain.verify_chain(rows)
-    assert (count, broken.seq) == (2, 3)
-
-
-def test_a_removed_entry_is_named():
-    rows = chain(5)
-    del rows[1]
-    count, broken = domain.verify_chain(rows)
-    assert (count, broken.seq) == (1, 2)
-
-
-def test_a_rewritten_hash_breaks_the_next_link():
-    rows = chain(4)
-    entry, prev, _ = rows[1]
-    forged = replace(entry, content=domain.canonical_json({"n": 0}))
-    rows[1] = (forged, prev, domain.chain_hash(prev, forged))
-    count, broken = domain.verify_chain(rows)
-    assert broken.seq == 3 and count == 2
 
 
 def test_a_finding_needs_staff_and_cause_unless_no_fault():
@@ -134,9 +77,3 @@ def test_scores_subtract_only_standing_deductions():
     scores = {item["department"]: (item["score"], len(item["deductions"])) for item in items}
     assert scores == {"GTJ": (100, 0), "SCJ": (97, 3)}
 
-
-def test_utc_text_is_stable():
-    moment = datetime(2026, 1, 1, 8, 0, tzinfo=SHANGHAI)
-    assert domain.utc_text(moment) == datetime(2026, 1, 1, 0, 0, tzinfo=UTC).isoformat(
-        timespec="microseconds"
-    )
