@@ -76,4 +76,3 @@ def test_scores_subtract_only_standing_deductions():
     )
     scores = {item["department"]: (item["score"], len(item["deductions"])) for item in items}
     assert scores == {"GTJ": (100, 0), "SCJ": (97, 3)}
-
