@@ -8,7 +8,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from services.common.errors import Unauthorized
 
-ROLES = ("window_staff", "officer", "bureau", "supervisor", "operator")
+ROLES = ("window_staff", "officer", "bureau", "supervisor", "operator", "hr")
 # Roles that see every site's cases; window staff see their own site only.
 DISTRICT_WIDE_ROLES = frozenset({"officer", "bureau", "supervisor", "operator"})
 

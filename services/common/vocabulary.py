@@ -80,6 +80,7 @@ ROLE_LABELS = _table(
         "bureau": "区行政审批局",
         "supervisor": "监督人员",
         "operator": "运维人员",
+        "hr": "人事部门",
     }
 )
 # accountability's findings and the appeals against them

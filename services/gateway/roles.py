@@ -13,3 +13,8 @@ CASE_WORKERS = ("window_staff", "officer", "bureau", "supervisor")
 ACTORS = ("officer", "bureau")
 MEETING_READERS = ("officer", "bureau", "supervisor")
 SCORE_READERS = ("supervisor", "bureau")
+# separated duties (DESIGN §2): supervisors decide appeals, HR (人事) confirms or rejects the
+# dismissals findings recommend; both work on the /appeals page, each with its own forms
+APPEAL_DECIDERS = ("supervisor",)
+SANCTION_DECIDERS = ("hr",)
+ACCOUNTABILITY_DESK = APPEAL_DECIDERS + SANCTION_DECIDERS

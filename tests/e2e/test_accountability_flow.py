@@ -1,5 +1,6 @@
 """End to end over HTTP: a refused case is investigated, found, sanctioned, appealed, audited;
-only supervisors record findings, and records are not open to every colleague."""
+only supervisors record findings, only HR confirms or rejects a dismissal, nobody decides their
+own appeal, and records are not open to every colleague."""
 
 import time
 
@@ -161,6 +162,94 @@ def test_a_refused_case_flows_to_a_finding_with_role_checks_all_the_way(system):
             "appeal", "appeal_decision"} <= set(actions)  # fmt: skip
     finding_entry = next(entry for entry in trail if entry["action"] == "finding")
     assert (finding_entry["actor"], finding_entry["role"]) == ("S0006", "supervisor")
+
+
+def investigated(staff: dict, officer: dict, supervisor: dict, first_receiver: str) -> int:
+    """A refused case first received by ``first_receiver``: its open investigation's id."""
+    case = requests.post(
+        f"{API}/cases",
+        json={**registration(), "first_receiver": first_receiver},
+        headers=staff,
+        timeout=10,
+    )
+    assert case.status_code == 201, case.text
+    case_no = case.json()["case_no"]
+    classify = {"type": "refused", "reason": "窗口人员态度生硬", "complex": False}
+    eventually(
+        lambda: (
+            requests.post(
+                f"{API}/cases/{case_no}/classify", json=classify, headers=officer, timeout=10
+            ).status_code
+            == 200
+        )
+    )
+    return eventually(
+        lambda: next(
+            (
+                item["id"]
+                for item in requests.get(
+                    f"{API}/investigations",
+                    params={"status": "open"},
+                    headers=supervisor,
+                    timeout=10,
+                ).json()["items"]
+                if item["case_no"] == case_no
+            ),
+            None,
+        )
+    )
+
+
+def test_hr_not_the_supervisor_decides_a_dismissal_and_nobody_decides_their_own_appeal(system):
+    staff, officer, supervisor, hr = (
+        login(name) for name in ("hall.staff", "officer", "supervisor", "hr")
+    )
+    finding = {"staff_id": "S0009", "cause": "attitude", "finding": "态度生硬，经查属实"}
+    results = []
+    for _ in range(3):  # S0009 has no other finding in the session: the third is the dismissal
+        url = f"{API}/investigations/{investigated(staff, officer, supervisor, 'S0009')}/finding"
+        recorded = requests.post(url, json=finding, headers=supervisor, timeout=10)
+        assert recorded.status_code == 201, recorded.text
+        results.append(recorded.json())
+    [dismissal] = results[2]["sanctions"]
+    assert (dismissal["kind"], dismissal["status"]) == ("dismissal", "recommended")
+
+    confirm = f"{API}/sanctions/{dismissal['id']}/confirm"
+    for who in (supervisor, officer, staff):
+        refused = requests.post(confirm, headers=who, timeout=10)
+        assert refused.status_code == 403, refused.text
+    rejected = requests.post(
+        f"{API}/sanctions/{dismissal['id']}/reject",
+        json={"reason": "情节尚不足以辞退，改为调岗培训"},
+        headers=hr,
+        timeout=10,
+    )
+    assert rejected.status_code == 200, rejected.text
+    assert (rejected.json()["status"], rejected.json()["rejected_by"]) == ("rejected", "S0039")
+    assert requests.post(confirm, headers=hr, timeout=10).status_code == 409
+
+    # the supervisor files an appeal on the staff member's behalf: they may not decide it
+    appeal = requests.post(
+        f"{API}/findings/{results[0]['id']}/appeal",
+        json={"reason": "代为申诉：当日系统故障"},
+        headers=supervisor,
+        timeout=10,
+    )
+    assert appeal.status_code == 201, appeal.text
+    decided = requests.post(
+        f"{API}/appeals/{appeal.json()['id']}/decision",
+        json={"upheld": True, "reason": "自己决定"},
+        headers=supervisor,
+        timeout=10,
+    )
+    assert decided.status_code == 403, decided.text
+    assert "职责分离" in decided.json()["error"]["message"]
+
+    trail = requests.get(
+        f"{API}/audit", params={"case_no": results[2]["case_no"]}, headers=supervisor, timeout=10
+    ).json()["items"]
+    [entry] = [e for e in trail if e["action"] == "sanction_rejected"]
+    assert (entry["actor"], entry["role"], entry["key_id"]) == ("S0039", "hr", "k1")
 
 
 def test_department_scores_need_a_year_and_the_right_role(system):

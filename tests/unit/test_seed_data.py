@@ -12,7 +12,7 @@ SEED = Path(__file__).resolve().parents[2] / "deploy/seed/xuanwu"
 FILES = ("district.yaml", "sites.yaml", "departments.yaml", "matters.yaml", "staff.yaml")
 
 SITE_KINDS = {"district_hall", "sub_centre", "street_centre"}
-ROLES = {"window_staff", "officer", "bureau", "supervisor", "operator"}
+ROLES = {"window_staff", "officer", "bureau", "supervisor", "operator", "hr"}
 
 DEMO_LOGINS = {
     # username: (role, site, department or ... for "any")
@@ -23,6 +23,8 @@ DEMO_LOGINS = {
     "bureau": ("bureau", None, "SPJ"),
     "supervisor": ("supervisor", None, ...),
     "operator": ("operator", None, ...),
+    # HR (人事) confirms or rejects dismissals; a login of its own, never the supervisor's
+    "hr": ("hr", None, ...),
 }
 
 

@@ -5,9 +5,10 @@ from nameko.web.handlers import http
 from services.common.errors import InvalidField
 from services.common.web import json_response
 from services.gateway import validation
+from services.gateway.api.openapi import BEARER, ID_CURSOR, LIMIT, errors, ok
 from services.gateway.base import GatewayBase
 from services.gateway.http import api
-from services.gateway.api.openapi import BEARER, ID_CURSOR, LIMIT, errors, ok
+from services.gateway.roles import APPEAL_DECIDERS, SANCTION_DECIDERS
 
 
 def _page(request) -> tuple[int | None, int | None]:
@@ -48,8 +49,15 @@ class AccountabilityRoutes(GatewayBase):
     @http("POST", "/api/v1/sanctions/<int:sanction_id>/confirm")
     @api("/api/v1/sanctions/{id}/confirm")
     def confirm_sanction(self, request, sanction_id):
-        user = self._user(request, "supervisor")
+        user = self._user(request, *SANCTION_DECIDERS)
         return json_response(self.accountability.confirm_sanction(sanction_id, user))
+
+    @http("POST", "/api/v1/sanctions/<int:sanction_id>/reject")
+    @api("/api/v1/sanctions/{id}/reject")
+    def reject_sanction(self, request, sanction_id):
+        user = self._user(request, *SANCTION_DECIDERS)
+        body = self._body(request)
+        return json_response(self.accountability.reject_sanction(sanction_id, body, user))
 
     @http("POST", "/api/v1/findings/<int:finding_id>/appeal")
     @api("/api/v1/findings/{id}/appeal")
@@ -61,7 +69,7 @@ class AccountabilityRoutes(GatewayBase):
     @http("POST", "/api/v1/appeals/<int:appeal_id>/decision")
     @api("/api/v1/appeals/{id}/decision")
     def decide_appeal(self, request, appeal_id):
-        user = self._user(request, "supervisor")
+        user = self._user(request, *APPEAL_DECIDERS)
         body = self._body(request)
         return json_response(self.accountability.decide_appeal(appeal_id, body, user))
 
@@ -159,6 +167,15 @@ OPENAPI_PATHS = {
             "responses": {**ok(), **errors(401, 403, 404, 409)},
         }
     },
+    "/api/v1/sanctions/{id}/reject": {
+        "post": {
+            "summary": "人事部门驳回处理建议（辞退），说明理由",
+            "security": BEARER,
+            "parameters": [_id()],
+            "requestBody": REASON,
+            "responses": {**ok(), **errors(400, 401, 403, 404, 409, 422)},
+        }
+    },
     "/api/v1/findings/{id}/appeal": {
         "post": {
             "summary": "对调查结论申诉（本人或督查人员）",
@@ -170,7 +187,7 @@ OPENAPI_PATHS = {
     },
     "/api/v1/appeals/{id}/decision": {
         "post": {
-            "summary": "申诉决定；申诉成立则撤销该次认定并重新计算累计次数（督查人员）",
+            "summary": "申诉决定；申诉成立则撤销该次认定并重新计算累计次数（督查人员，非申诉人）",
             "security": BEARER,
             "parameters": [_id()],
             "requestBody": _body(

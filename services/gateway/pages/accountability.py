@@ -17,12 +17,17 @@ from services.gateway.pages.common import (
     render,
     this_month,
 )
-from services.gateway.roles import SCORE_READERS
+from services.gateway.roles import (
+    ACCOUNTABILITY_DESK,
+    APPEAL_DECIDERS,
+    SANCTION_DECIDERS,
+    SCORE_READERS,
+)
 
 
 def awaiting_decision(records: list[dict]) -> tuple[list[dict], list[dict]]:
-    """From staff records: every appeal (pending ones first, newest first) and every
-    recommended sanction, which a supervisor decides on."""
+    """From staff records: every appeal (pending ones first, newest first), which a
+    supervisor decides on, and every recommended sanction, which HR confirms or rejects."""
     appeals, sanctions = [], []
     for record in records:
         for finding in record["findings"]:
@@ -157,6 +162,8 @@ class AccountabilityPages(PageBase):
             active="/appeals",
             appeals=appeals,
             sanctions=sanctions,
+            decides_appeals=user["role"] in APPEAL_DECIDERS,
+            decides_sanctions=user["role"] in SANCTION_DECIDERS,
             staff_names=names(staff, key="id"),
             forms=forms or {},
             done=done,
@@ -165,13 +172,13 @@ class AccountabilityPages(PageBase):
     @http("GET", "/appeals")
     @page("/appeals")
     def appeals_page(self, request):
-        user = self._user(request, "supervisor")
+        user = self._user(request, *ACCOUNTABILITY_DESK)
         return self._appeals(user, done=request.args.get("done"))
 
     @http("POST", "/appeals/<int:appeal_id>/decision")
     @page("/appeals/{id}/decision")
     def appeal_decision_submit(self, request, appeal_id):
-        user = self._user(request, "supervisor")
+        user = self._user(request, *APPEAL_DECIDERS)
         try:
             self.accountability.decide_appeal(
                 appeal_id, appeal_decision_payload(request.form), user
@@ -183,9 +190,23 @@ class AccountabilityPages(PageBase):
     @http("POST", "/sanctions/<int:sanction_id>/confirm")
     @page("/sanctions/{id}/confirm")
     def sanction_confirm_submit(self, request, sanction_id):
-        user = self._user(request, "supervisor")
+        """HR confirms a recommended dismissal."""
+        user = self._user(request, *SANCTION_DECIDERS)
         try:
             self.accountability.confirm_sanction(sanction_id, user)
         except FORM_REFUSALS as error:
             return self._appeals(user, **refused(request.form, error, f"sanction-{sanction_id}"))
         return redirect(f"/appeals?done=sanction-{sanction_id}")
+
+    @http("POST", "/sanctions/<int:sanction_id>/reject")
+    @page("/sanctions/{id}/reject")
+    def sanction_reject_submit(self, request, sanction_id):
+        """HR rejects a recommended dismissal, with the reason."""
+        user = self._user(request, *SANCTION_DECIDERS)
+        try:
+            self.accountability.reject_sanction(
+                sanction_id, {"reason": text_value(request.form, "reason")}, user
+            )
+        except FORM_REFUSALS as error:
+            return self._appeals(user, **refused(request.form, error, f"sanction-{sanction_id}"))
+        return redirect(f"/appeals?done=rejected-{sanction_id}")

@@ -21,7 +21,13 @@ from services.common.config import service_setting
 from services.gateway.base import GatewayBase
 from services.gateway.forms import form_state
 from services.gateway.http import TOKEN_COOKIE, handled, retry_after
-from services.gateway.roles import ACTORS, MEETING_READERS, REGISTRARS, SCORE_READERS
+from services.gateway.roles import (
+    ACCOUNTABILITY_DESK,
+    ACTORS,
+    MEETING_READERS,
+    REGISTRARS,
+    SCORE_READERS,
+)
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 DEFAULT_TZ = "Asia/Shanghai"
@@ -125,6 +131,7 @@ def menu_for(user: dict | None) -> list[tuple[str, str]]:
     items.append(("/practices", "常态化做法"))
     if role == "supervisor":
         items.append(("/investigations", "责任调查"))
+    if role in ACCOUNTABILITY_DESK:
         items.append(("/appeals", "申诉与确认"))
     if role in SCORE_READERS:
         items.append(("/departments/scores", "部门考核"))

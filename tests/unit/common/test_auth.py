@@ -122,9 +122,10 @@ def test_token_expires_after_max_age(signer, monkeypatch):
 # --- roles' reach ------------------------------------------------------------------------------
 
 
-def test_roles_are_the_designed_five():
-    assert set(ROLES) == {"window_staff", "officer", "bureau", "supervisor", "operator"}
-    assert auth.DISTRICT_WIDE_ROLES == set(ROLES) - {"window_staff"}
+def test_roles_are_the_designed_six():
+    assert set(ROLES) == {"window_staff", "officer", "bureau", "supervisor", "operator", "hr"}
+    # HR decides on dismissals only; it is given no reach over cases
+    assert auth.DISTRICT_WIDE_ROLES == set(ROLES) - {"window_staff", "hr"}
 
 
 @pytest.mark.parametrize(

@@ -532,8 +532,24 @@ def test_the_library_the_refusals_the_reports_and_the_appeals_render():
         {"id": "S0006", "name": "督查", "role": "supervisor", "site": None},
         appeals=[appeal],
         sanctions=[sanction],
+        decides_appeals=True,
+        decides_sanctions=False,
         staff_names={"S0001": "王雅婷"},
         done=None,
     )
-    assert 'action="/appeals/4/decision"' in html and 'action="/sanctions/9/confirm"' in html
+    # the supervisor decides the appeal; the dismissal waits for HR (separated duties)
+    assert 'action="/appeals/4/decision"' in html and 'action="/sanctions/9/confirm"' not in html
+    assert "等待人事部门确认" in html
     assert "辞退" in html and "工作态度问题" in html
+    html = html_of(
+        "accountability/appeals.html",
+        {"id": "S0039", "name": "人事", "role": "hr", "site": None},
+        appeals=[appeal],
+        sanctions=[sanction],
+        decides_appeals=False,
+        decides_sanctions=True,
+        staff_names={"S0001": "王雅婷"},
+        done=None,
+    )
+    assert 'action="/sanctions/9/confirm"' in html and 'action="/sanctions/9/reject"' in html
+    assert 'action="/appeals/4/decision"' not in html and "等待督查人员决定" in html
