@@ -77,15 +77,18 @@ def checkpoints(tmp_path):
     return tmp_path / "audit-checkpoints.log"
 
 
-def run_verifier(database_url: str, checkpoint_file) -> subprocess.CompletedProcess:
-    """``python -m services.accountability.audit verify`` with the scratch key as key t1."""
+def run_verifier(
+    database_url: str, checkpoint_file, keys_setting: str = f"t1:{SCRATCH_SECRET}"
+) -> subprocess.CompletedProcess:
+    """``python -m services.accountability.audit verify`` with ``AUDIT_KEYS`` (by default the
+    scratch key as key t1), as an auditor runs it."""
     return subprocess.run(
         [sys.executable, "-m", "services.accountability.audit", "verify"],
         cwd=REPO_ROOT,
         env={
             **os.environ,
             "DATABASE_URL": database_url,
-            "AUDIT_KEYS": f"t1:{SCRATCH_SECRET}",
+            "AUDIT_KEYS": keys_setting,
             "AUDIT_CHECKPOINT_FILE": str(checkpoint_file),
             "PYTHONWARNINGS": "ignore",
         },
@@ -257,6 +260,27 @@ def test_a_cut_tail_is_named_against_the_checkpoint_outside_the_database(scratch
     # the whole trail gone is a cut tail too
     as_superuser(scratch.url, ("DELETE FROM accountability.audit_log", ()))
     assert "尾部被截断" in run_verifier(scratch.url, checkpoints).stdout
+
+
+def test_a_rotated_key_keeps_old_entries_verifiable(scratch, checkpoints):
+    """Entries under t1, then the key rotates to t2 (t1 kept as retired): both verify; without
+    t1 the verifier names the first entry it cannot check."""
+    append_some(scratch, 2, "before", SCRATCH_KEYS)
+    second = "second-audit-key-" + uuid.uuid4().hex
+    rotated = chain.audit_keys([("t2", second), ("t1", SCRATCH_SECRET)])
+    append_some(scratch, 2, "after", rotated)
+    with psycopg.connect(scratch.url) as conn:
+        ids = conn.execute("SELECT key_id FROM accountability.audit_log ORDER BY seq").fetchall()
+    assert [key_id for (key_id,) in ids] == ["t1", "t1", "t2", "t2"]
+
+    both = run_verifier(scratch.url, checkpoints, f"t2:{second},t1:{SCRATCH_SECRET}")
+    assert both.returncode == 0 and "4 entries verified" in both.stdout, both.stdout + both.stderr
+    [record] = checkpoint_lines(checkpoints)
+    assert record["key_id"] == "t2"  # checkpoints are signed with the current key
+    only_new = run_verifier(scratch.url, checkpoints, f"t2:{second}")
+    assert only_new.returncode == 1
+    assert "checkpoint file line 1" not in only_new.stdout  # t2 signed it
+    assert "BROKEN at entry 1: 密钥 t1 未知，无法核验" in only_new.stdout
 
 
 # -- the checkpoint file -------------------------------------------------------------------
