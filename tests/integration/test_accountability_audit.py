@@ -21,6 +21,7 @@ from psycopg.rows import dict_row
 
 from services.accountability import audit, chain, store
 from services.accountability.checkpoints import CheckpointJournal
+from services.accountability.dependencies import DEFAULT_SERVICE_ROLE, ServiceRoleDatabase
 from services.accountability.service import AccountabilityService
 from services.common.config import REPO_ROOT
 from tests.conftest import BASE_CONFIG
@@ -171,6 +172,23 @@ def test_the_service_role_reads_and_appends_but_cannot_change_or_unprotect_the_t
             "has_table_privilege('public', 'accountability.audit_log', 'DELETE') AS d"
         ).fetchone()
         assert row == {"u": False, "d": False}
+
+
+def test_the_services_transactions_run_as_the_service_role(db):
+    """What accountability's unit of work runs (ACCOUNTABILITY_DB_ROLE) cannot rewrite the
+    trail, though the pool logs in as its owner."""
+    keys = audit.keys_from(BASE_CONFIG)
+    [seq] = append_some(db, 1, "service-role", keys)
+    database = ServiceRoleDatabase(db, DEFAULT_SERVICE_ROLE)
+    with database.transaction() as cursor:
+        cursor.execute("SELECT current_user AS who, session_user AS login")
+        roles = cursor.fetchone()
+        assert roles["who"] == "bancheng_service" and roles["login"] != roles["who"]
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+        with database.transaction() as cursor:
+            cursor.execute(
+                "UPDATE accountability.audit_log SET actor = 'S0001' WHERE seq = %s", (seq,)
+            )
 
 
 def test_concurrent_appends_keep_one_linear_chain(db, database_url, checkpoints):
