@@ -8,6 +8,7 @@ import pytest
 import requests
 from stdnum.cn import ric
 
+from services.gateway.http import TOKEN_COOKIE
 from tests.system import API, login
 
 pytestmark = pytest.mark.e2e
@@ -164,6 +165,11 @@ def test_a_refused_case_flows_to_a_finding_with_role_checks_all_the_way(system):
     assert (finding_entry["actor"], finding_entry["role"]) == ("S0006", "supervisor")
 
 
+def cookie(headers: dict) -> dict:
+    """The pages' session cookie carrying the token of ``headers``."""
+    return {TOKEN_COOKIE: headers["Authorization"].removeprefix("Bearer ")}
+
+
 def investigated(staff: dict, officer: dict, supervisor: dict, first_receiver: str) -> int:
     """A refused case first received by ``first_receiver``: its open investigation's id."""
     case = requests.post(
@@ -213,6 +219,15 @@ def test_hr_not_the_supervisor_decides_a_dismissal_and_nobody_decides_their_own_
         results.append(recorded.json())
     [dismissal] = results[2]["sanctions"]
     assert (dismissal["kind"], dismissal["status"]) == ("dismissal", "recommended")
+
+    # the /appeals page offers the dismissal's forms to HR only
+    page = API.removesuffix("/api/v1") + "/appeals"
+    forms = f'action="/sanctions/{dismissal["id"]}/reject"'
+    hr_page = requests.get(page, cookies=cookie(hr), timeout=30)
+    assert hr_page.status_code == 200 and forms in hr_page.text
+    supervisor_page = requests.get(page, cookies=cookie(supervisor), timeout=30)
+    assert supervisor_page.status_code == 200 and forms not in supervisor_page.text
+    assert "等待人事部门确认" in supervisor_page.text
 
     confirm = f"{API}/sanctions/{dismissal['id']}/confirm"
     for who in (supervisor, officer, staff):
