@@ -20,11 +20,14 @@ class RegistrarProvider(DependencyProvider):
     pool = SidePostgresPool()
 
     def setup(self):
-        days = int(service_setting(self.container.config, "REPEAT_VISIT_DAYS", 90))
+        config = self.container.config
+        days = int(service_setting(config, "REPEAT_VISIT_DAYS", 90))
+        back = float(service_setting(config, "RECEIVED_AT_MAX_DAYS_BACK", 3))
         self.registrar = Registrar(
             reserve_case_numbers=self._reserve_case_numbers,
             protect=self._protect,
             repeat_window=timedelta(days=days),
+            received_at_max_back=timedelta(days=back),
         )
         # built at start: a key that cannot be used stops the process, not a registration
         self._cipher = cipher_from_config(self.container.config)

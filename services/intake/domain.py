@@ -5,7 +5,7 @@ The use cases look the reference data up and pass it in; nothing here touches th
 the broker, so every rule can be tested on plain dictionaries.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,9 @@ MAX_NAME = 100
 MAX_DESCRIPTION = 2000
 MAX_MATERIALS = 50
 MAX_MATERIAL_NAME = 100
+MAX_BACKDATE_REASON = 500
+# who may register a case received longer ago than the window allows, saying why
+BACKDATING_ROLES = frozenset({"officer"})
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class Registration:
     first_receiver: str = ""
     first_asked_by: str | None = None
     received_at: datetime | None = None
+    backdate_reason: str | None = None
 
 
 def _code(payload: dict, name: str) -> str:
@@ -113,6 +117,40 @@ def parse_received_at(value, now: datetime) -> datetime:
     if parsed > now:
         raise InvalidField("接收时间不能晚于当前时间", "received_at")
     return parsed
+
+
+def check_backdating(
+    registration: Registration, payload: dict, actor: dict, now: datetime, max_back: timedelta
+) -> Registration:
+    """A registration whose ``received_at`` lies more than ``max_back`` in the past is only
+    taken from an officer who records why (``backdate_reason``): a back-dated case starts
+    its deadlines in the past, so one from anybody else could breach at once."""
+    reason = _optional_text(payload.get("backdate_reason"))
+    if reason is not None:
+        reason = validation.text(
+            reason, "backdate_reason", max_length=MAX_BACKDATE_REASON, label="补录原因"
+        )
+    if registration.received_at >= now - max_back:
+        return replace(registration, backdate_reason=reason)
+    days = max_back.days or max_back.total_seconds() / 86400
+    if actor.get("role") not in BACKDATING_ROLES:
+        raise InvalidField(
+            f"接收时间不能早于 {days:g} 天前；更早的事项须由督办人员补录并说明原因", "received_at"
+        )
+    if reason is None:
+        raise InvalidField(
+            f"接收时间早于 {days:g} 天前，须填写补录原因（backdate_reason）", "backdate_reason"
+        )
+    return replace(registration, backdate_reason=reason)
+
+
+def check_replay(actor: dict, case: dict) -> None:
+    """An idempotency key already used for a case the actor may not see is a conflict, not a
+    replay: the answer would show another site's case (the key is chosen by the client)."""
+    if not sees_all_sites(actor) and case["site"] != actor.get("site"):
+        raise Conflict(
+            "该 Idempotency-Key 已被另一场所的登记使用，请换一个键重新提交", "idempotency_key"
+        )
 
 
 def check_registration(

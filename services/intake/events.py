@@ -16,7 +16,8 @@ from services.intake.domain import CaseRecord
 def registered_text(record: CaseRecord) -> str:
     """A registration's timeline entry: the form's, or the channel's whose feedback opened it."""
     if record.new_case.feedback_id is None:
-        return "事项已登记（intake）"
+        reason = record.new_case.registration.backdate_reason
+        return f"事项已登记（intake，补录：{reason}）" if reason else "事项已登记（intake）"
     channel = record.new_case.registration.channel
     return f"{label(CHANNEL_LABELS, channel)}反映已登记为事项（intake）"
 
@@ -38,6 +39,7 @@ def case_registered(record: CaseRecord) -> Decision:
             "first_receiver": registration.first_receiver,
             "first_asked_by": registration.first_asked_by,
             "received_at": registration.received_at.isoformat(),
+            "backdate_reason": registration.backdate_reason,
             "registered_by": record.registered_by,
             "repeat_of": record.repeat_of,
             "requires_return_visit": new_case.requires_return_visit,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from services.common import paging
 from services.common.errors import NotFound, Unauthorized
 from services.common.passwords import verify_password
 from services.intake import channels, domain, events
@@ -30,12 +31,14 @@ class Registrar:
     every registration of the district. The price: a registration failing after it (only a
     database error can, the form was checked before) leaves a gap in that day's numbers.
     ``protect(id_number, kind)`` gives what is stored of an ID number
-    (:func:`services.intake.personal_data.protect`).
+    (:func:`services.intake.personal_data.protect`). ``received_at_max_back``: how far back
+    a form's ``received_at`` may lie without an officer's ``backdate_reason``.
     """
 
     reserve_case_numbers: Callable[[date, int], int]
     protect: Callable[[str | None, str | None], dict]
     repeat_window: timedelta
+    received_at_max_back: timedelta = timedelta(days=3)
 
 
 # -- identity and reference data -------------------------------------------------------------
@@ -82,15 +85,25 @@ def register_case(
     uow, registrar: Registrar, payload: dict, actor: dict, idempotency_key: str | None
 ) -> dict:
     """Register a case from the form; the same ``idempotency_key`` always returns the same
-    case (``replayed``: true), retries waiting on the key until the first one committed."""
+    case (``replayed``: true), retries waiting on the key until the first one committed.
+
+    Keys are the clients' own and one table holds them all, so a key that already opened a
+    case the actor may not see answers 409 Conflict (never that case, nor a second case
+    under the same key)."""
     with uow.begin():
         if idempotency_key:
             uow.store.lock_idempotency_key(idempotency_key)
             existing = uow.store.case_no_for_idempotency_key(idempotency_key)
             if existing:
-                return {**_case_view(uow, existing), "replayed": True}
+                view = _case_view(uow, existing)
+                domain.check_replay(actor, view)
+                return {**view, "replayed": True}
         reference = uow.store.reference_for(payload)
-        registration = domain.check_registration(payload, reference, actor, uow.now())
+        now = uow.now()
+        registration = domain.check_registration(payload, reference, actor, now)
+        registration = domain.check_backdating(
+            registration, payload, actor, now, registrar.received_at_max_back
+        )
         new_case = NewCase(registration, idempotency_key=idempotency_key)
         [case_no] = _open_cases(uow, registrar, [new_case], actor)
         return {**_case_view(uow, case_no), "replayed": False}
@@ -137,7 +150,7 @@ def submit_feedback(
 ) -> dict:
     """One piece of feedback: it opens a case (a bad rating, a hotline complaint, a reported
     failure), or is kept as a rating or a suggestion."""
-    key = f"feedback:{idempotency_key}" if idempotency_key else None
+    key = _replay_key("feedback", actor, idempotency_key)
     with uow.begin():
         replayed = _replayed_answer(uow, key)
         if replayed is not None:
@@ -170,7 +183,7 @@ def submit_ratings_batch(
     reported by index; bad ratings open cases. Rows, cases, events and timeline entries go in
     with COPY, so the batch costs a fixed number of round trips whatever its size."""
     rows = channels.batch_rows(payload)
-    key = f"ratings-batch:{idempotency_key}" if idempotency_key else None
+    key = _replay_key("ratings-batch", actor, idempotency_key)
     with uow.begin():
         replayed = _replayed_answer(uow, key)
         if replayed is not None:
@@ -203,6 +216,14 @@ def submit_ratings_batch(
             ],
         }
         return _answered(uow, key, result)
+
+
+def _replay_key(kind: str, actor: dict, idempotency_key: str | None) -> str | None:
+    """Where a channel's answer to ``idempotency_key`` is kept: per site, so a key reused at
+    another site is a new request and never replays that site's answer."""
+    if not idempotency_key:
+        return None
+    return f"{kind}:{actor.get('site') or '-'}:{idempotency_key}"
 
 
 def _replayed_answer(uow, key: str | None) -> dict | None:
@@ -245,7 +266,7 @@ def list_cases(uow, filters: dict, actor: dict) -> list[dict]:
             first_receiver=filters.get("first_receiver"),
             case_type=case_type,
             overdue=overdue,
-            limit=int(filters.get("limit") or 50),
+            limit=paging.limit_from(filters.get("limit")),
             cursor=filters.get("cursor"),
         )
 

@@ -20,7 +20,7 @@ XJK_STAFF = {"id": "S0002", "name": "陈志刚", "role": "window_staff", "site":
 REGISTERED_FIELDS = {
     "case_no", "site", "window", "matter", "department", "channel", "applicant_kind",
     "id_number_masked", "first_receiver", "first_asked_by", "received_at", "registered_by",
-    "repeat_of", "requires_return_visit", "feedback_id", "rated_staff",
+    "repeat_of", "requires_return_visit", "feedback_id", "rated_staff", "backdate_reason",
 }  # fmt: skip
 
 
@@ -274,7 +274,7 @@ def test_the_same_idempotency_key_records_feedback_once(intake):
     assert again == {**first, "replayed": True}
     assert len(intake.store.cases) == 1 and len(intake.store.ratings) == 1
     assert len(intake.uow.committed) == 2  # one case_registered, one ratings_received
-    assert intake.store.locked_keys == ["feedback:fb-1", "feedback:fb-1"]
+    assert intake.store.locked_keys == ["feedback:HALL:fb-1", "feedback:HALL:fb-1"]
 
 
 # -- the batch path --------------------------------------------------------------------------------
