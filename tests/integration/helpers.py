@@ -1,6 +1,7 @@
 """Shared helpers for integration tests: running services in-process and waiting."""
 
 import time
+import uuid
 from contextlib import contextmanager
 
 from nameko.containers import ServiceContainer
@@ -29,3 +30,19 @@ def wait_for(condition, timeout: float = 10.0, interval: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+@contextmanager
+def private_vhost(config: dict, label: str = "private"):
+    """``config`` on a RabbitMQ vhost of its own for the block: the session's running system
+    (tests/system.py) shares the session vhost and would take the block's messages."""
+    from tests.conftest import BASE_CONFIG
+    from tools import sandbox
+
+    name = f"bancheng_{label}_{uuid.uuid4().hex[:8]}"
+    management = BASE_CONFIG["RABBIT_MANAGEMENT_URL"]
+    uri = sandbox.create_vhost(BASE_CONFIG["AMQP_URI"], management, name)
+    try:
+        yield {**config, "AMQP_URI": uri}
+    finally:
+        sandbox.delete_vhost(management, name)

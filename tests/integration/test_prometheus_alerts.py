@@ -21,7 +21,7 @@ from nameko.standalone.events import get_event_exchange
 from services.common.config import REPO_ROOT
 from services.common.events import new_event
 from services.reporting.service import ReportingService
-from tests.integration.helpers import running, wait_for
+from tests.integration.helpers import private_vhost, running, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -216,7 +216,6 @@ def test_a_real_prometheus_fires_the_dead_letter_alert_for_a_poison_event(
     """Only reporting consumes accountability's finding_recorded: one without its case number
     is dead-lettered by reporting, and the alert names the service and the type."""
     reporting_port = free_port()
-    config = {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{reporting_port}"}
     labels = 'service="reporting",event_type="finding_recorded",reason="invalid"'
 
     def dead_letter_alerts(api):
@@ -229,7 +228,12 @@ def test_a_real_prometheus_fires_the_dead_letter_alert_for_a_poison_event(
         ]
 
     with (
-        running(config, ReportingService),
+        # the session's running reporting would take the poison event from the shared queue
+        private_vhost(service_config, "alerts") as private,
+        running(
+            config := {**private, "WEB_SERVER_ADDRESS": f"127.0.0.1:{reporting_port}"},
+            ReportingService,
+        ),
         prometheus_scraping(tmp_path, "reporting", reporting_port) as api,
     ):
         # the counter is scraped at zero first, so the dead letter is an increase

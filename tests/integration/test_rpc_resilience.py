@@ -2,7 +2,6 @@
 
 import logging
 import time
-import uuid
 
 import eventlet
 import psycopg
@@ -17,8 +16,7 @@ from services.common.container import ResilientContainer
 from services.common.errors import NotFound, ServiceFault, ServiceUnavailable
 from services.common.rpc import ServiceRpc, rpc
 from tests.conftest import BASE_CONFIG
-from tests.integration.helpers import running, wait_for
-from tools import sandbox
+from tests.integration.helpers import private_vhost, running, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -73,11 +71,8 @@ class Caller:
 @pytest.fixture(scope="module")
 def config():
     """A vhost of its own: these tests start and stop services other tests never see."""
-    name = f"bancheng_rpc_{uuid.uuid4().hex[:8]}"
-    management = BASE_CONFIG["RABBIT_MANAGEMENT_URL"]
-    uri = sandbox.create_vhost(BASE_CONFIG["AMQP_URI"], management, name)
-    yield {**BASE_CONFIG, "AMQP_URI": uri, "WEB_SERVER_ADDRESS": "127.0.0.1:0"}
-    sandbox.delete_vhost(management, name)
+    with private_vhost({**BASE_CONFIG, "WEB_SERVER_ADDRESS": "127.0.0.1:0"}, "rpc") as private:
+        yield private
 
 
 def call(config, method, *args):
