@@ -3,13 +3,11 @@ cases and event descriptions free of nameko, psycopg and the broker."""
 
 import inspect
 
-import pytest
 from nameko.events import EventHandler
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 
 from services.accountability import events
 from services.accountability.service import AccountabilityService
-from tests.unit.test_architecture import INFRASTRUCTURE, SERVICES, imported_roots, local_imports
 
 
 def test_every_consumed_event_has_one_consumer_named_on_its_type():
@@ -22,16 +20,3 @@ def test_every_consumed_event_has_one_consumer_named_on_its_type():
     # the method's name is part of its queue's name: renaming one would strand its queue
     assert consumers == {(f"on_{kind}", source, kind) for source, kind in events.CONSUMED}
     assert ("on_case_registered", "intake", "case_registered") in consumers
-
-
-@pytest.mark.parametrize("name", ["handlers.py", "events.py", "domain.py"])
-def test_use_cases_and_events_import_no_framework_driver_or_broker(name):
-    seen, todo = set(), [SERVICES / "accountability" / name]
-    while todo:  # the module and what it imports from services/, transitively
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        leaked = imported_roots(current) & INFRASTRUCTURE
-        assert not leaked, f"{current.relative_to(SERVICES)} imports {sorted(leaked)}"
-        todo.extend(local_imports(current))

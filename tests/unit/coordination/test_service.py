@@ -12,7 +12,7 @@ from nameko.rpc import Rpc
 from nameko.timer import Timer
 
 from services.coordination.service import CoordinationService
-from tests.unit.test_architecture import INFRASTRUCTURE, SERVICES, imported_roots
+from tests.unit.test_architecture import SERVICES
 
 COORDINATION = SERVICES / "coordination"
 # called by the gateway, intake and the tests by these names (an RPC's name is its route)
@@ -65,30 +65,6 @@ def test_the_entrypoints_keep_their_names():
         ("on_return_visit_recorded", "intake", "return_visit_recorded"),
     }
     assert {name for name, _ in entrypoints(Timer)} == {"deadline_clock", "calendar_check"}
-
-
-def own_imports(path) -> set:
-    """The modules of services/ that ``path`` imports, ``from services.x import y`` included."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("services."):
-            base = SERVICES.parent / node.module.replace(".", "/")
-            candidates = [base.with_suffix(".py")] + [base / f"{a.name}.py" for a in node.names]
-            found.update(candidate for candidate in candidates if candidate.exists())
-    return found
-
-
-@pytest.mark.parametrize("name", ["handlers.py", "events.py", "domain.py", "handover.py"])
-def test_use_cases_and_events_import_no_framework_driver_or_broker(name):
-    seen, todo = set(), [COORDINATION / name]
-    while todo:  # the module and what it imports from services/, transitively
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        leaked = imported_roots(current) & INFRASTRUCTURE
-        assert not leaked, f"{current.relative_to(SERVICES)} imports {sorted(leaked)}"
-        todo.extend(own_imports(current))
 
 
 @pytest.mark.parametrize("name", ["service.py", "handlers.py", "handover.py", "events.py"])

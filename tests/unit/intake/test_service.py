@@ -4,13 +4,12 @@ event descriptions are free of nameko, psycopg and the broker; the entrypoints s
 import ast
 import inspect
 
-import pytest
 from nameko.events import EventHandler
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 from nameko.rpc import Rpc
 
 from services.intake.service import IntakeService
-from tests.unit.test_architecture import INFRASTRUCTURE, SERVICES, imported_roots, local_imports
+from tests.unit.test_architecture import SERVICES
 
 # the gateway's, coordination's (read your own writes) and the health checks' calls
 RPCS = {
@@ -39,19 +38,6 @@ def test_every_consumed_event_has_one_consumer_named_on_its_type():
     consumers = {(name, e.source_service, e.event_type) for name, e in entrypoints(EventHandler)}
     # the method's name is part of its queue's name: renaming one would strand its queue
     assert consumers == {(f"on_{kind}", "coordination", kind) for kind in CONSUMED}
-
-
-@pytest.mark.parametrize("name", ["handlers.py", "events.py", "domain.py", "channels.py"])
-def test_use_cases_and_events_import_no_framework_driver_or_broker(name):
-    seen, todo = set(), [SERVICES / "intake" / name]
-    while todo:  # the module and what it imports from services/, transitively
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        leaked = imported_roots(current) & INFRASTRUCTURE
-        assert not leaked, f"{current.relative_to(SERVICES)} imports {sorted(leaked)}"
-        todo.extend(local_imports(current))
 
 
 def test_entrypoints_only_hand_over_to_one_use_case():
