@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from services.common import fields, vocabulary
+from services.common.auth import sees_all_sites
 from services.common.errors import Conflict, Forbidden, InvalidField
 from services.common.workdays import WorkingCalendar
 
@@ -155,6 +156,18 @@ def check_practice_source(case: Mapping, practice: dict) -> None:
 def acting_roles(case: CaseFacts) -> tuple[str, ...]:
     """Who may act on ``case``: officers on every case, the approval bureau on ``pending`` ones."""
     return ("officer", "bureau") if case.case_type == "pending" else ("officer",)
+
+
+def meeting_site_filter(actor: dict) -> str | None:
+    """The site a joint-meeting read is limited to: None for the district-wide roles, else the
+    actor's own (an actor bound to no site matches none)."""
+    return None if sees_all_sites(actor) else (actor.get("site") or "")
+
+
+def sees_meeting(actor: dict, case_sites: set[str]) -> bool:
+    """Whether ``actor`` may read a meeting about cases of ``case_sites``."""
+    site = meeting_site_filter(actor)
+    return site is None or site in case_sites
 
 
 def check_actor(case: CaseFacts, actor: dict) -> None:

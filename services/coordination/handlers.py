@@ -270,21 +270,30 @@ def deliver_assignment(uow, meeting_id, deadline_id, actor: dict) -> dict:
         return _meeting_views(uow, [uow.store.meeting(meeting["id"])])[0]
 
 
-def list_meetings(uow, filters: dict) -> list[dict]:
-    """Joint meetings, newest first; ``case_no`` and ``minuted`` filter them."""
+def list_meetings(uow, filters: dict, actor: dict) -> list[dict]:
+    """Joint meetings, newest first; ``case_no`` and ``minuted`` filter them. Window staff
+    (and every role bound to a site) see only the meetings about a case of their site."""
     minuted = filters.get("minuted")
     with uow.begin():
         rows = uow.store.meetings(
             case_no=filters.get("case_no"),
             minuted=None if minuted is None else str(minuted).lower() in ("1", "true", "yes"),
+            site=domain.meeting_site_filter(actor),
             **_page(filters),
         )
         return _meeting_views(uow, rows)
 
 
-def get_meeting(uow, meeting_id) -> dict:
+def get_meeting(uow, meeting_id, actor: dict) -> dict:
+    """One joint meeting; 404 to a site-bound role when none of its cases is of their site
+    (as if it did not exist: meeting ids are sequential)."""
     with uow.begin():
-        return _meeting_views(uow, [_meeting(uow, meeting_id)])[0]
+        meeting = _meeting(uow, meeting_id)
+        if domain.meeting_site_filter(actor) is not None:
+            sites = uow.store.sites_of_cases(list(meeting["case_nos"]))
+            if not domain.sees_meeting(actor, sites):
+                raise NotFound(f"联席会议 {meeting_id} 不存在", "id")
+        return _meeting_views(uow, [meeting])[0]
 
 
 # --------------------------------------------------------------------------- standard practices

@@ -107,11 +107,11 @@ class CoordinationService(Observable):
 
     @rpc(expected_exceptions=BanchengError)
     def list_meetings(self, filters: dict, actor: dict) -> list[dict]:
-        return handlers.list_meetings(self.uow, filters)
+        return handlers.list_meetings(self.uow, filters, actor)
 
     @rpc(expected_exceptions=BanchengError)
-    def get_meeting(self, meeting_id) -> dict:
-        return handlers.get_meeting(self.uow, meeting_id)
+    def get_meeting(self, meeting_id, actor: dict) -> dict:
+        return handlers.get_meeting(self.uow, meeting_id, actor)
 
     # -- reading --------------------------------------------------------------------------
 

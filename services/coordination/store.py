@@ -243,15 +243,26 @@ def save_minutes(cur, meeting_id: int, minutes: dict, actor: str, at) -> None:
     )
 
 
-def meetings(cur, *, case_no=None, minuted=None, limit=50, cursor=None) -> list[dict]:
+def meetings(cur, *, case_no=None, minuted=None, site=None, limit=50, cursor=None) -> list[dict]:
+    """Joint meetings newest first; with ``site``, only those about a case of that site."""
     cur.execute(
-        f"SELECT {MEETING_COLUMNS} FROM coordination.joint_meetings WHERE "
+        f"SELECT {MEETING_COLUMNS} FROM coordination.joint_meetings j WHERE "
         "(%(case_no)s::text IS NULL OR %(case_no)s = ANY(case_nos)) "
         "AND (%(minuted)s::boolean IS NULL OR (minutes IS NOT NULL) = %(minuted)s) "
+        "AND (%(site)s::text IS NULL OR EXISTS (SELECT 1 FROM coordination.cases c "
+        "WHERE c.case_no = ANY(j.case_nos) AND c.site_code = %(site)s)) "
         "AND (%(cursor)s::bigint IS NULL OR id < %(cursor)s) ORDER BY id DESC LIMIT %(limit)s",
-        {"case_no": case_no, "minuted": minuted, "cursor": cursor, "limit": limit},
+        {"case_no": case_no, "minuted": minuted, "site": site, "cursor": cursor, "limit": limit},
     )
     return cur.fetchall()
+
+
+def sites_of_cases(cur, case_nos: list[str]) -> set[str]:
+    """The sites the given cases were registered at."""
+    cur.execute(
+        "SELECT DISTINCT site_code FROM coordination.cases WHERE case_no = ANY(%s)", (case_nos,)
+    )
+    return {row["site_code"] for row in cur.fetchall()}
 
 
 # --------------------------------------------------------------------------- deadlines

@@ -63,12 +63,25 @@ LABELLED = {
 BOM = "\ufeff"  # so that Excel opens the UTF-8 CSV as UTF-8
 
 
+# a cell starting with one of these is a formula to Excel, LibreOffice and Sheets (CSV and
+# XLSX alike; tab and CR start one after a separator): free text must not become one
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(value):
+    """``value`` as a spreadsheet shows it, never as a formula: text starting with
+    :data:`FORMULA_STARTS` gets a leading single quote (OWASP's advice for CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _cell(value):
     if value is None:
         return ""
     if isinstance(value, bool):
         return "是" if value else "否"
-    return value
+    return neutralised(value)
 
 
 def deadlines_text(deadlines: dict | None) -> str:
@@ -95,9 +108,9 @@ def ledger_cells(row: dict) -> list:
     cells = []
     for name, _heading in LEDGER_COLUMNS:
         if name == "deadlines":
-            cells.append(deadlines_text(row.get("deadlines")))
+            cells.append(neutralised(deadlines_text(row.get("deadlines"))))
         elif name in LABELLED:
-            cells.append(label(LABELLED[name], row.get(name)))
+            cells.append(neutralised(label(LABELLED[name], row.get(name))))
         else:
             cells.append(_cell(row.get(name)))
     return cells

@@ -14,7 +14,8 @@ field (DESIGN §7):
   three (a batch of ratings, each with its applicant).
 * **Parameters.** A path or query value is at most :data:`MAX_PARAMETER_LENGTH` characters.
   (A whole URL beyond 8 KB never reaches the front door: eventlet's HTTP server answers 414.)
-* **Lists.** ``limit`` is a whole number from 1 (each service cuts it down to its maximum);
+* **Lists.** ``limit`` is a whole number from 1, cut down to the common maximum (one rule,
+  :mod:`services.common.paging`, here and in every service);
   a cursor that is an id is a whole number that fits ``bigint``.
 
 Fields are named as dotted paths with list indexes: ``applicant.name``, ``ratings[3].text``.
@@ -24,6 +25,7 @@ import math
 import re
 from collections.abc import Iterable
 
+from services.common import paging
 from services.common.errors import InvalidField
 
 # C0 controls except \t \n \r, DEL, C1 controls, and the surrogate code points
@@ -136,13 +138,13 @@ def _whole_number(raw: str) -> bool:
 
 
 def page_limit(raw: str | None) -> int | None:
-    """``limit`` of a list: None when absent, else a whole number from 1 (each service cuts
-    it down to its list's maximum)."""
+    """``limit`` of a list: None when absent, else the one rule of every list
+    (:func:`services.common.paging.limit_from`): a whole number from 1, cut down to
+    :data:`~services.common.paging.MAX_LIMIT` (so the front door's page size is the one the
+    service answers with, and its ``next_cursor`` decision holds)."""
     if raw in (None, ""):
         return None
-    if not _whole_number(raw) or int(raw) < 1:
-        raise InvalidField("limit 应为不小于 1 的整数", "limit")
-    return int(raw)
+    return paging.limit_from(raw)
 
 
 def id_cursor(raw: str | None) -> int | None:

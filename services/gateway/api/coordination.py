@@ -121,8 +121,8 @@ class CoordinationRoutes(GatewayBase):
     @http("GET", "/api/v1/joint-meetings/<int:meeting_id>")
     @api("/api/v1/joint-meetings/{id}")
     def get_meeting(self, request, meeting_id):
-        self._user(request)
-        return json_response(self.coordination.get_meeting(meeting_id))
+        user = self._user(request)
+        return json_response(self.coordination.get_meeting(meeting_id, user))
 
     @http("POST", "/api/v1/joint-meetings/<int:meeting_id>/minutes")
     @api("/api/v1/joint-meetings/{id}/minutes")

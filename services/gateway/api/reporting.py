@@ -7,6 +7,7 @@ a temporary file (openpyxl write-only) and that file is streamed back.
 
 import os
 import tempfile
+from datetime import date
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -23,6 +24,28 @@ from services.gateway.http import api
 
 LEDGER_BATCH = 2000
 MAX_LEDGER_BATCH = 10000
+# a ledger covers at most a year of days (from and to inclusive): an export of the district's
+# whole history would hold a worker, the broker and (XLSX) a temporary file for minutes
+MAX_LEDGER_DAYS = 366
+
+
+def check_ledger_range(date_from: str, date_to: str) -> None:
+    """Refuse a ledger range that is not two YYYY-MM-DD days, ends before it starts or spans
+    more than :data:`MAX_LEDGER_DAYS` days (422 naming the field)."""
+    days = {}
+    for name, value in (("from", date_from), ("to", date_to)):
+        try:
+            days[name] = date.fromisoformat(value)
+        except ValueError:
+            raise InvalidField("日期格式应为 YYYY-MM-DD", name) from None
+    if days["to"] < days["from"]:
+        raise InvalidField("结束日期早于开始日期", "to")
+    if (days["to"] - days["from"]).days + 1 > MAX_LEDGER_DAYS:
+        raise InvalidField(
+            f"台账一次最多导出 {MAX_LEDGER_DAYS} 天（12 个月），请缩小日期范围", "to"
+        )
+
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "templates"),
@@ -141,6 +164,7 @@ class ReportingRoutes(GatewayBase):
                 raise InvalidField(
                     f"请指定{'开始' if name == 'from' else '结束'}日期（YYYY-MM-DD）", name
                 )
+        check_ledger_range(date_from, date_to)
         site = self._report_site(request, user)
         size = request.args.get("batch", str(LEDGER_BATCH))
         if not size.isdigit() or not 1 <= int(size) <= MAX_LEDGER_BATCH:

@@ -216,15 +216,21 @@ class FakeCoordinationStore:
             minutes=_json(minutes), minuted_by=actor, minuted_at=at
         )
 
-    def meetings(self, *, case_no=None, minuted=None, limit=50, cursor=None) -> list[dict]:
+    def meetings(
+        self, *, case_no=None, minuted=None, site=None, limit=50, cursor=None
+    ) -> list[dict]:
         rows = [
             m
             for m in self.meeting_rows.values()
             if (case_no is None or case_no in m["case_nos"])
+            and (site is None or site in self.sites_of_cases(m["case_nos"]))
             and (minuted is None or (m["minutes"] is not None) == minuted)
             and (cursor is None or m["id"] < int(cursor))
         ]
         return copy.deepcopy(sorted(rows, key=lambda m: m["id"], reverse=True)[:limit])
+
+    def sites_of_cases(self, case_nos) -> set[str]:
+        return {self.cases[no]["site"] for no in case_nos if no in self.cases}
 
     # -- deadlines ---------------------------------------------------------------------------
 

@@ -430,11 +430,11 @@ def test_pending_meeting_minutes_and_a_reply_within_three_working_days(uow, rule
     handlers.resolve(uow, CASE_NO, {"outcome": "done", "summary": "已办成"}, BUREAU)
     handlers.close(uow, CASE_NO, None, BUREAU)
     handlers.archive(uow, CASE_NO, None, BUREAU)
-    [listed] = handlers.list_meetings(uow, {"case_no": CASE_NO, "minuted": "true"})
+    [listed] = handlers.list_meetings(uow, {"case_no": CASE_NO, "minuted": "true"}, BUREAU)
     assert listed["id"] == meeting["id"] and listed["assignments"][0]["delivered_at"]
-    assert handlers.list_meetings(uow, {"minuted": "false"}) == []
-    assert handlers.get_meeting(uow, str(meeting["id"]))["status"] == "minuted"
-    refused_with(NotFound, lambda: handlers.get_meeting(uow, "not-a-number"))
+    assert handlers.list_meetings(uow, {"minuted": "false"}, BUREAU) == []
+    assert handlers.get_meeting(uow, str(meeting["id"]), BUREAU)["status"] == "minuted"
+    refused_with(NotFound, lambda: handlers.get_meeting(uow, "not-a-number", BUREAU))
 
 
 def test_a_complex_meeting_gives_five_days_and_the_clock_breaches_the_overdue_reply_once(
@@ -715,7 +715,7 @@ def test_lists_page_by_the_one_paging_rule(uow, store):
     for bad in ({"limit": "many"}, {"limit": "0"}, {"cursor": "abc"}):
         error = refused_with(InvalidField, lambda bad=bad: handlers.list_practices(uow, bad))
         assert error.field == next(iter(bad))
-        refused_with(InvalidField, lambda bad=bad: handlers.list_meetings(uow, bad))
+        refused_with(InvalidField, lambda bad=bad: handlers.list_meetings(uow, bad, BUREAU))
 
 
 def test_the_summary_offers_what_the_case_allows_to_who_may_act(uow, rules):
