@@ -13,8 +13,18 @@ the whole service; the caller has its deadline). And an unexpected exception lea
 service as :class:`ServiceFault` carrying an error id that the service logged with its
 traceback, while a lost database or broker leaves it as :class:`ServiceUnavailable`: the
 front door can tell a bug (500) from a dependency that is down (503).
+
+The broker is a trust boundary (DESIGN §7, :mod:`services.common.signing`): every request
+:class:`ServiceRpc` sends is sealed (arguments encrypted, so no ID number is readable on the
+wire) and carries a caller assertion in the ``bancheng-assertion`` header naming the calling
+service and the acting user (set by :meth:`_DeadlineServiceProxy.act_as`; the gateway does it
+for the signed-in user). :func:`rpc` opens and verifies both before the method runs: a request
+without a valid, unexpired assertion for this very call is refused as :class:`Unauthorized`, and
+one whose ``actor`` argument is not the asserted user as :class:`Forbidden`; both are counted
+(``bancheng_rpc_calls_refused_total``) and logged. Results travel back sealed as well.
 """
 
+import inspect
 import logging
 import time
 import uuid
@@ -29,10 +39,19 @@ from nameko.amqp.publish import UndeliverableMessage
 from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import UnknownService, deserialize_to_instance
 from nameko.rpc import MethodProxy, Rpc, RpcProxy, ServiceProxy
+from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 from prometheus_client import Counter
 
+from services.common import signing
 from services.common.config import service_setting
-from services.common.errors import ERRORS_BY_NAME, BanchengError, ServiceFault, ServiceUnavailable
+from services.common.errors import (
+    ERRORS_BY_NAME,
+    BanchengError,
+    Forbidden,
+    ServiceFault,
+    ServiceUnavailable,
+    Unauthorized,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +62,9 @@ BROKER_ERRORS = (kombu.exceptions.OperationalError, amqp.exceptions.AMQPError, O
 # What a lost or overloaded database raises inside a service.
 DATABASE_ERRORS = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
 DEPENDENCY_ERRORS = BROKER_ERRORS + DATABASE_ERRORS
+ASSERTION_HEADER = "bancheng-assertion"
+# an assertion outlives its request's deadline by this much (clock differences between hosts)
+ASSERTION_GRACE_SECONDS = 5.0
 
 RPC_CALLS_FAILED = Counter(
     "bancheng_rpc_calls_failed_total",
@@ -54,6 +76,11 @@ RPC_REPLIES_LOST = Counter(
     "RPC replies that could not be sent because the broker connection was lost",
     ["service"],
 )
+RPC_CALLS_REFUSED = Counter(
+    "bancheng_rpc_calls_refused_total",
+    "RPC requests refused before the method ran: no valid caller assertion or a foreign actor",
+    ["service", "reason"],
+)
 
 # Domain errors cross RPC as themselves (not as RemoteError), so callers can map them.
 for _error_class in ERRORS_BY_NAME.values():
@@ -63,9 +90,57 @@ for _error_class in ERRORS_BY_NAME.values():
 class Rpc(Rpc):
     """nameko's RPC entrypoint; see the module docstring for what it changes."""
 
+    def setup(self):
+        super().setup()
+        # a missing or development key outside demo mode stops the service here, at start
+        self.assertion_key = signing.assertion_key(self.container.config)
+        self.actor_position = _actor_parameter(self.container.service_cls, self.method_name)
+
+    def handle_message(self, body, message):
+        """Open and verify the request, then run it as nameko does (raising refuses it: the
+        RPC consumer replies with the error)."""
+        args, kwargs = self._verified_arguments(body, message)
+        super().handle_message({"args": args, "kwargs": kwargs}, message)
+
+    def unpack_message_headers(self, message):
+        context_data = super().unpack_message_headers(message)
+        context_data.pop(ASSERTION_HEADER, None)  # used up here, never passed on
+        return context_data
+
+    def _verified_arguments(self, body, message) -> tuple[list, dict]:
+        service = self.container.service_name
+        target = f"{service}.{self.method_name}"
+        sealed = (body.get("kwargs") or {}).get(signing.SEALED) if isinstance(body, dict) else None
+        try:
+            if not isinstance(sealed, str) or body.get("args"):
+                raise signing.InvalidSeal("request body is not sealed")
+            caller = signing.verify_assertion(
+                self.assertion_key,
+                (message.headers or {}).get(ASSERTION_HEADER),
+                target=target,
+                body_digest=signing.digest(sealed),
+            )
+            opened = signing.unseal(self.assertion_key, sealed)
+        except (signing.InvalidAssertion, signing.InvalidSeal) as refusal:
+            self._refuse("unauthenticated", target, refusal)
+            raise Unauthorized("调用方身份无法验证，请求被拒绝") from None
+        args, kwargs = list(opened.get("args") or []), dict(opened.get("kwargs") or {})
+        self.check_signature(args, kwargs)
+        actor = _actor_argument(self.actor_position, args, kwargs)
+        if not signing.actor_matches(caller.get("user"), actor):
+            self._refuse("actor_mismatch", target, f"caller {caller.get('svc')!r}")
+            raise Forbidden("操作人与调用方身份不符，请求被拒绝")
+        return args, kwargs
+
+    def _refuse(self, reason: str, target: str, detail) -> None:
+        RPC_CALLS_REFUSED.labels(self.container.service_name, reason).inc()
+        log.warning("rpc %s refused (%s): %s", target, reason, detail)
+
     def handle_result(self, message, worker_ctx, result, exc_info):
         if exc_info is not None and not isinstance(exc_info[1], BanchengError):
             exc_info = _as_domain_error(self.container.service_name, self.method_name, exc_info)
+        if exc_info is None:
+            result = {signing.SEALED: signing.seal(self.assertion_key, result)}
         try:
             return super().handle_result(message, worker_ctx, result, exc_info)
         except BROKER_ERRORS as error:
@@ -82,6 +157,23 @@ class Rpc(Rpc):
 
 
 rpc = Rpc.decorator
+
+
+def _actor_parameter(service_cls, method_name: str) -> tuple[int, str] | None:
+    """Where a method takes its ``actor``: (position after ``self``, name), or None."""
+    parameters = list(inspect.signature(getattr(service_cls, method_name)).parameters)[1:]
+    if "actor" not in parameters:
+        return None
+    return parameters.index("actor"), "actor"
+
+
+def _actor_argument(position: tuple[int, str] | None, args: list, kwargs: dict):
+    if position is None:
+        return None
+    index, name = position
+    if name in kwargs:
+        return kwargs[name]
+    return args[index] if index < len(args) else None
 
 
 def _as_domain_error(service: str, method: str, exc_info):
@@ -107,6 +199,11 @@ class ServiceRpc(RpcProxy):
         self.deadline = self.timeout or float(
             service_setting(self.container.config, "RPC_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)
         )
+        self.signer = _CallSigner(
+            signing.assertion_key(self.container.config),
+            self.container.service_name,
+            self.deadline + ASSERTION_GRACE_SECONDS,
+        )
 
     def get_dependency(self, worker_ctx):
         return _DeadlineServiceProxy(
@@ -114,16 +211,79 @@ class ServiceRpc(RpcProxy):
             self.target_service,
             self.rpc_reply_listener,
             deadline=self.deadline,
+            signer=self.signer,
             # a request the caller has given up on must not be executed afterwards
             expiration=self.deadline,
             **self.options,
         )
 
 
+ACTING_USER_ATTRIBUTE = "bancheng_acting_user"
+
+
+class _CallSigner:
+    """Seals a request and asserts who makes it (:mod:`services.common.signing`)."""
+
+    def __init__(self, key: bytes, caller: str, ttl: float):
+        self.key, self.caller, self.ttl = key, caller, ttl
+
+    def request(self, target: str, user: dict | None, args, kwargs) -> tuple[str, str]:
+        """The sealed body and its assertion for one call to ``target``."""
+        sealed = signing.seal(self.key, {"args": list(args), "kwargs": kwargs})
+        assertion = signing.sign_assertion(
+            self.key,
+            caller=self.caller,
+            target=target,
+            body_digest=signing.digest(sealed),
+            user=user,
+            ttl=self.ttl,
+        )
+        return sealed, assertion
+
+    def result(self, reply):
+        """A reply's result, opened (a reply that is not sealed is not trusted)."""
+        if not signing.is_sealed(reply):
+            raise ServiceFault("服务应答未加密封装，已拒绝", code="unsealed_reply")
+        return signing.unseal(self.key, reply[signing.SEALED])
+
+
+class _SignedMethod(MethodProxy):
+    """A method proxy whose requests are sealed and asserted, and whose results are opened."""
+
+    signer: _CallSigner
+
+    def acting_user(self) -> dict | None:
+        return getattr(self.worker_ctx, ACTING_USER_ATTRIBUTE, None)
+
+    def _call(self, *args, **kwargs):
+        target = f"{self.service_name}.{self.method_name}"
+        sealed, self._assertion = self.signer.request(target, self.acting_user(), args, kwargs)
+        return _OpenedReply(super()._call(**{signing.SEALED: sealed}), self.signer)
+
+    def get_message_headers(self, worker_ctx):
+        headers = super().get_message_headers(worker_ctx)
+        headers[ASSERTION_HEADER] = self._assertion
+        return headers
+
+
+class _OpenedReply:
+    def __init__(self, reply, signer: _CallSigner):
+        self.reply, self.signer = reply, signer
+
+    def result(self):
+        return self.signer.result(self.reply.result())
+
+
 class _DeadlineServiceProxy(ServiceProxy):
-    def __init__(self, worker_ctx, service_name, reply_listener, deadline, **options):
+    def __init__(self, worker_ctx, service_name, reply_listener, deadline, signer, **options):
         super().__init__(worker_ctx, service_name, reply_listener, **options)
         self.deadline = deadline
+        self.signer = signer
+
+    def act_as(self, user: dict | None) -> None:
+        """Assert ``user`` (id, role, site) as the acting user of every call this worker makes
+        from now on, through any of its proxies (the gateway: the signed-in user)."""
+        setattr(self.worker_ctx, ACTING_USER_ATTRIBUTE, signing.acting_user(user))
 
     def __getattr__(self, name):
         return _DeadlineMethodProxy(
@@ -132,14 +292,18 @@ class _DeadlineServiceProxy(ServiceProxy):
             name,
             _TrackedReplies(self.reply_listener),
             deadline=self.deadline,
+            signer=self.signer,
             **self.options,
         )
 
 
-class _DeadlineMethodProxy(MethodProxy):
-    def __init__(self, worker_ctx, service_name, method_name, reply_listener, deadline, **options):
+class _DeadlineMethodProxy(_SignedMethod):
+    def __init__(
+        self, worker_ctx, service_name, method_name, reply_listener, deadline, signer, **options
+    ):
         super().__init__(worker_ctx, service_name, method_name, reply_listener, **options)
         self.deadline = deadline
+        self.signer = signer
 
     def __call__(self, *args, **kwargs):
         return self.call_async(*args, **kwargs).result()
@@ -213,3 +377,58 @@ class _TrackedReplies:
     def forget(self):
         for correlation_id in self.correlation_ids:
             self.listener._reply_events.pop(correlation_id, None)
+
+
+class SignedClusterRpcProxy(ClusterRpcProxy):
+    """nameko's standalone ``ClusterRpcProxy`` for tools and tests that hold the services' key:
+    requests sealed and asserted as service ``caller``; each call's acting user is the first
+    argument that is a user (a dict with ``id`` and ``role``), else none."""
+
+    def __init__(self, config, caller: str = "tools", **options):
+        super().__init__(config, **options)
+        signer = _CallSigner(
+            signing.assertion_key(config),
+            caller,
+            float(options.get("timeout") or DEFAULT_TIMEOUT_SECONDS) + ASSERTION_GRACE_SECONDS,
+        )
+        self._proxy = _SignedClusterProxy(self._worker_ctx, self._reply_listener, signer)
+
+
+class _SignedClusterProxy(ClusterProxy):
+    def __init__(self, worker_ctx, reply_listener, signer):
+        super().__init__(worker_ctx, reply_listener)
+        self._signer = signer
+
+    def __getattr__(self, name):
+        if name not in self._proxies:
+            self._proxies[name] = _SignedServiceProxy(
+                self._worker_ctx, name, self._reply_listener, self._signer
+            )
+        return self._proxies[name]
+
+
+class _SignedServiceProxy(ServiceProxy):
+    def __init__(self, worker_ctx, service_name, reply_listener, signer, **options):
+        super().__init__(worker_ctx, service_name, reply_listener, **options)
+        self.signer = signer
+
+    def __getattr__(self, name):
+        method = _StandaloneMethod(
+            self.worker_ctx, self.service_name, name, self.reply_listener, **self.options
+        )
+        method.signer = self.signer
+        return method
+
+
+class _StandaloneMethod(_SignedMethod):
+    def _call(self, *args, **kwargs):
+        users = [value for value in (*args, *kwargs.values()) if _is_user(value)]
+        self._user = users[0] if users else None
+        return super()._call(*args, **kwargs)
+
+    def acting_user(self):
+        return signing.acting_user(self._user)
+
+
+def _is_user(value) -> bool:
+    return isinstance(value, dict) and {"id", "role"} <= set(value)

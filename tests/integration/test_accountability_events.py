@@ -11,11 +11,11 @@ from nameko.amqp.publish import Publisher
 from nameko.constants import PERSISTENT
 from nameko.exceptions import deserialize_to_instance
 from nameko.standalone.events import get_event_exchange
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.accountability.service import AccountabilityService
 from services.common.errors import Conflict, Forbidden, InvalidField
 from services.common.events import new_event
+from services.common.rpc import SignedClusterRpcProxy
 from tests.integration.helpers import running, wait_for
 
 pytestmark = pytest.mark.integration
@@ -145,7 +145,10 @@ def test_minutes_and_breaches_deduct_once_however_often_they_arrive(service_conf
     )  # fmt: skip
     assert audited == [{"action": "minutes", "actor": "S0005"}]
 
-    with ClusterRpcProxy(service_config) as rpc, running(service_config, AccountabilityService):
+    with (
+        SignedClusterRpcProxy(service_config) as rpc,
+        running(service_config, AccountabilityService),
+    ):
         departments = [
             {"code": "GTJ", "name": "规划资源分局"},
             {"code": "SCJ", "name": "市场监管局"},
@@ -191,7 +194,7 @@ def test_refused_cases_flow_to_findings_sanctions_and_an_appeal_that_recounts(se
         for event in events:
             publish(service_config, event, times=2)
         wait_for(lambda: all_handled(db, events))
-        with ClusterRpcProxy(service_config) as rpc:
+        with SignedClusterRpcProxy(service_config) as rpc:
             listed = rpc.accountability.investigations("open", 500, None)["items"]
             ids = {i["case_no"]: i["id"] for i in listed if i["case_no"] in cases}
             assert set(ids) == set(cases)  # one investigation per refused case, not two
@@ -306,7 +309,7 @@ def test_no_fault_closes_without_sanction_and_process_goes_to_the_department(ser
         for event in events:
             publish(service_config, event)
         wait_for(lambda: all_handled(db, events))
-        with ClusterRpcProxy(service_config) as rpc:
+        with SignedClusterRpcProxy(service_config) as rpc:
             listed = rpc.accountability.investigations(None, 500, None)["items"]
             ids = {i["case_no"]: i["id"] for i in listed if i["case_no"] in cases}
             clear = rpc.accountability.record_finding(
@@ -372,7 +375,7 @@ def test_helpers_and_later_actions_show_as_assistance_after_the_hand_over(servic
         for event in events:
             publish(service_config, event, times=2)
             wait_for(lambda event=event: all_handled(db, [event]))
-        with ClusterRpcProxy(service_config) as rpc:
+        with SignedClusterRpcProxy(service_config) as rpc:
             record = rpc.accountability.staff_record(receiver, SUPERVISOR)
             helped = rpc.accountability.staff_record(helper, SUPERVISOR)
     [case] = record["first_received"]

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import eventlet
 import pytest
-from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_hook
 
+from services.common.rpc import SignedClusterRpcProxy
 from services.coordination.service import SCAN_SECONDS, CoordinationService
 from tests.integration.helpers import running, wait_for
 
@@ -55,7 +55,7 @@ def test_each_past_deadline_breaches_exactly_once_with_two_instances(service_con
     case_nos = [open_case(db, received) for _ in range(40)]
     with running(service_config, CoordinationService, CoordinationService) as containers:
         assert len(containers) == 2
-        with ClusterRpcProxy(service_config) as rpc:
+        with SignedClusterRpcProxy(service_config) as rpc:
             for case_no in case_nos:
                 rpc.coordination.classify_case(
                     case_no, {"type": "pending", "reason": "职责不清", "complex": False}, OFFICER
@@ -87,7 +87,7 @@ def test_each_past_deadline_breaches_exactly_once_with_two_instances(service_con
 def test_a_restart_does_not_breach_again(service_config, db):
     case_no = open_case(db, datetime.now(UTC) - timedelta(days=21))
     with running(service_config, CoordinationService):
-        with ClusterRpcProxy(service_config) as rpc:
+        with SignedClusterRpcProxy(service_config) as rpc:
             rpc.coordination.classify_case(
                 case_no, {"type": "cannot", "reason": "无政策依据", "complex": False}, OFFICER
             )

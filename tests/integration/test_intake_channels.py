@@ -12,13 +12,13 @@ from nameko.amqp.publish import Publisher
 from nameko.constants import PERSISTENT
 from nameko.rpc import RpcProxy, rpc
 from nameko.standalone.events import get_event_exchange
-from nameko.standalone.rpc import ClusterRpcProxy
 from stdnum.cn import ric
 
 import services.gateway.http  # noqa: F401  (domain errors come back over RPC as themselves)
 from services.common.errors import Conflict, Forbidden, InvalidField
 from services.common.events import new_event
 from services.common.postgres import DatabaseProvider
+from services.common.rpc import SignedClusterRpcProxy
 from services.common.unit_of_work import UnitOfWorkProvider
 from services.intake import store
 from services.intake.service import IntakeService
@@ -78,7 +78,7 @@ def private_config(config):
 @pytest.fixture(scope="module")
 def intake(private_config):
     with running(private_config, IntakeWithoutRelay):
-        with ClusterRpcProxy(private_config, timeout=30) as rpc_proxy:
+        with SignedClusterRpcProxy(private_config, timeout=30) as rpc_proxy:
             yield rpc_proxy.intake
 
 
@@ -535,7 +535,7 @@ def registration(base17: str, **overrides) -> dict:
 
 def test_registration_shows_practices_and_links_a_repeat_visitor_to_earlier_cases(config):
     with running(config, PracticesStub, IntakeAskingTheStub, IntakeAskingNobody):
-        with ClusterRpcProxy(config, timeout=30) as rpc_proxy:
+        with SignedClusterRpcProxy(config, timeout=30) as rpc_proxy:
             first = rpc_proxy.intake_practices_probe.register_case(
                 registration("32010219660606123"), OFFICER, None
             )

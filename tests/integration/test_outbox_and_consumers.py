@@ -8,13 +8,13 @@ from kombu.exceptions import OperationalError
 from nameko.amqp.publish import Publisher
 from nameko.constants import PERSISTENT
 from nameko.standalone.events import get_event_exchange
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.accountability.service import AccountabilityService
 from services.common.consumer import consumes
 from services.common.events import new_event
 from services.common.outbox import publish_pending
 from services.common.postgres import DatabaseProvider
+from services.common.rpc import SignedClusterRpcProxy
 from services.coordination.service import CoordinationService
 from services.intake.service import IntakeService
 from services.reporting.service import ReportingService
@@ -59,7 +59,7 @@ def timeline_count(db, schema, case_no):
 def test_registration_reaches_every_consumer_once_even_when_redelivered(service_config, db):
     services = (IntakeService, CoordinationService, AccountabilityService, ReportingService)
     with running(service_config, *services):
-        with ClusterRpcProxy(service_config) as rpc:
+        with SignedClusterRpcProxy(service_config) as rpc:
             case = rpc.intake.register_case(registration(), OFFICER, None)
         case_no = case["case_no"]
         for schema in CONSUMER_SCHEMAS:

@@ -19,13 +19,13 @@ import psycopg
 import pytest
 import requests
 from nameko.containers import ServiceContainer
-from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import restrict_entrypoints
 from prometheus_client import REGISTRY
 
 import services.gateway.http  # noqa: F401  (domain errors come back over RPC as themselves)
 from services.common.config import REPO_ROOT
 from services.common.errors import Conflict, NotFound
+from services.common.rpc import SignedClusterRpcProxy
 from services.coordination.service import CoordinationService
 from services.intake.seed import load_seed
 from services.intake.service import IntakeService
@@ -107,7 +107,7 @@ def held_back(world):
 
 @pytest.fixture
 def rpc(world, held_back):
-    with ClusterRpcProxy(world, timeout=30) as proxy:
+    with SignedClusterRpcProxy(world, timeout=30) as proxy:
         yield proxy
 
 

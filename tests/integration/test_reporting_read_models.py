@@ -12,10 +12,10 @@ import pytest
 from nameko.amqp.publish import Publisher
 from nameko.constants import PERSISTENT
 from nameko.standalone.events import get_event_exchange
-from nameko.standalone.rpc import ClusterRpcProxy
 from openpyxl import load_workbook
 
 from services.common.events import new_event
+from services.common.rpc import SignedClusterRpcProxy
 from services.gateway import exports
 from services.reporting import replay
 from services.reporting.service import ReportingService
@@ -198,7 +198,7 @@ def fixture_month(service_config, database_url):
             events.again(events.sent[0])
             events.again(events.sent[-1])
             wait_for(lambda: logged(pool, events), timeout=20)
-            with ClusterRpcProxy(service_config) as rpc:
+            with SignedClusterRpcProxy(service_config) as rpc:
                 yield rpc, events
     finally:
         pool.close()

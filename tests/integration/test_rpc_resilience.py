@@ -14,7 +14,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.common.container import ResilientContainer
 from services.common.errors import NotFound, ServiceFault, ServiceUnavailable
-from services.common.rpc import ServiceRpc, rpc
+from services.common.rpc import ServiceRpc, SignedClusterRpcProxy, rpc
 from tests.conftest import BASE_CONFIG
 from tests.integration.helpers import private_vhost, running, wait_for
 
@@ -76,7 +76,7 @@ def config():
 
 
 def call(config, method, *args):
-    with ClusterRpcProxy(config, timeout=10) as proxy:
+    with SignedClusterRpcProxy(config, timeout=10) as proxy:
         return proxy.rpc_caller.call(method, *args)
 
 
@@ -87,14 +87,14 @@ def test_a_slow_service_is_unavailable_at_the_deadline_and_leaves_no_reply_slot(
             call(config, "slow", 3)
         assert time.monotonic() - started < DEADLINE + 1.0
         assert "rpc_target" in refused.value.message
-        with ClusterRpcProxy(config, timeout=10) as proxy:
+        with SignedClusterRpcProxy(config, timeout=10) as proxy:
             assert proxy.rpc_caller.pending_replies() == 0
 
 
 def test_a_service_with_no_instance_is_unavailable_at_once(config):
     with running(config, Caller):
         started = time.monotonic()
-        with ClusterRpcProxy(config, timeout=10) as proxy:
+        with SignedClusterRpcProxy(config, timeout=10) as proxy:
             with pytest.raises(ServiceUnavailable):
                 proxy.rpc_caller.call_nobody()
         assert time.monotonic() - started < DEADLINE + 1.0
@@ -164,7 +164,7 @@ def test_a_lost_reply_neither_kills_the_service_nor_blocks_the_caller(config, re
     container = ResilientContainer(Target, config)
     container.start()
     try:
-        with ClusterRpcProxy(config, timeout=DEADLINE * 2) as proxy:
+        with SignedClusterRpcProxy(config, timeout=DEADLINE * 2) as proxy:
             with pytest.raises(RpcTimeout):  # no reply: the caller's own timeout ends the wait
                 proxy.rpc_target.record("reply lost")
             assert replies_fail_once
