@@ -27,6 +27,8 @@ MAX_MATERIAL_NAME = 100
 MAX_BACKDATE_REASON = 500
 # who may register a case received longer ago than the window allows, saying why
 BACKDATING_ROLES = frozenset({"officer"})
+# who registers a case from the form (the gateway's REGISTRARS, checked again here)
+REGISTERING_ROLES = frozenset({"window_staff", "officer"})
 
 
 @dataclass(frozen=True)
@@ -287,12 +289,21 @@ def check_reach(actor: dict, case: dict, acting: bool = False) -> None:
 
 def listed_site(actor: dict, requested: str | None) -> str | None:
     """The site a case list is limited to: the actor's own for window staff, who may not ask
-    for another (None: every site)."""
+    for another (None: every site). A site-bound role without a site (HR) lists none: ``""``
+    matches no case, where None would have listed the district's."""
     if sees_all_sites(actor):
         return requested
-    if requested not in (None, actor["site"]):
+    own = actor.get("site") or ""
+    if requested not in (None, own):
         raise Forbidden("窗口工作人员只能查看本场所的事项", "site")
-    return actor["site"]
+    return own
+
+
+def check_registrar(actor: dict) -> None:
+    """Only the roles that receive people at a window register a case from the form (the
+    other channels open cases from feedback, whoever records it)."""
+    if actor.get("role") not in REGISTERING_ROLES:
+        raise Forbidden("只有窗口工作人员和办不成事反映窗口可以登记事项")
 
 
 def case_type_filter(value) -> str | None:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from services.common import paging
-from services.common.errors import NotFound, Unauthorized
-from services.common.passwords import verify_password
-from services.intake import channels, domain, events
+from services.common.errors import InvalidField, NotFound, TooManyRequests, Unauthorized
+from services.common.passwords import check_password, make_password_hash
+from services.intake import channels, domain, events, logins
 from services.intake.domain import CaseRecord, NewCase
 
 
@@ -44,18 +44,62 @@ class Registrar:
 # -- identity and reference data -------------------------------------------------------------
 
 
-def authenticate(uow, username: str, password: str) -> dict:
-    """The staff member with these credentials (without the password hash)."""
+def authenticate(
+    uow,
+    username: str,
+    password: str,
+    address: str | None = None,
+    policy: logins.ThrottlePolicy = logins.DEFAULT_POLICY,
+) -> dict:
+    """The staff member with these credentials (without the password hash).
+
+    Refused with a 429 while the account or the address has failed too often (every instance
+    counts the same failures: they are in intake's database); an unknown username costs the
+    same password check as a known one. The password is checked outside any transaction.
+    """
+    account = (username or "")[:200]
+    now = uow.now()
     with uow.begin():
-        staff = uow.store.staff_by_username(username or "")
-    if (
-        not staff
-        or not staff["password_hash"]
-        or not verify_password(password or "", staff["password_hash"])
-    ):
+        failures = uow.store.login_failures_since(account, address, now - policy.window)
+        minutes = logins.minutes_locked(*failures, now, policy)
+        staff = uow.store.staff_by_username(account) if minutes is None else None
+    if minutes is not None:
+        raise TooManyRequests(logins.refusal_message(minutes))
+    stored = staff["password_hash"] if staff else None
+    if not check_password(password or "", stored):
+        with uow.begin():
+            uow.store.record_login_failure(account, address, now, now - policy.window * 4)
         raise Unauthorized("用户名或密码不正确")
+    with uow.begin():
+        uow.store.clear_login_failures(account)
     staff.pop("password_hash")
     return staff
+
+
+def session_version(uow, staff_id: str) -> int | None:
+    """The staff member's current session version (None: no such staff member)."""
+    with uow.begin():
+        return uow.store.session_version(staff_id)
+
+
+def end_sessions(uow, staff_id: str) -> int | None:
+    """Log the staff member out everywhere: the new session version."""
+    with uow.begin():
+        return uow.store.end_sessions(staff_id)
+
+
+def change_password(uow, staff_id: str, current: str, new: str) -> None:
+    """A new password after the current one is given again; every session ends with it."""
+    refusal = logins.new_password_refusal(current or "", new or "")
+    if refusal:
+        raise InvalidField(refusal, "new_password")
+    with uow.begin():
+        stored = uow.store.password_hash(staff_id)
+    if not check_password(current or "", stored):
+        raise InvalidField("当前密码不正确", "current_password")
+    new_hash = make_password_hash(new)
+    with uow.begin():
+        uow.store.set_password(staff_id, new_hash)
 
 
 def sites(uow) -> list[dict]:
@@ -90,6 +134,7 @@ def register_case(
     Keys are the clients' own and one table holds them all, so a key that already opened a
     case the actor may not see answers 409 Conflict (never that case, nor a second case
     under the same key)."""
+    domain.check_registrar(actor)
     with uow.begin():
         if idempotency_key:
             uow.store.lock_idempotency_key(idempotency_key)

@@ -12,7 +12,6 @@ from tests.unit.intake.test_handlers import HALL_STAFF, OFFICER, XJK_STAFF, form
 
 pytest_plugins = ["tests.unit.intake.test_handlers"]  # the ``intake`` fixture
 
-SUPERVISOR = {"id": "S0007", "name": "督查", "role": "supervisor", "site": "HALL"}
 XJK_FORM = {"site": "XJK", "window": "W01", "matter": "M002", "first_receiver": "S0002"}
 
 
@@ -68,13 +67,12 @@ def test_received_at_within_the_window_is_taken_from_anyone(intake):
 
 
 def test_received_at_beyond_the_window_is_refused_to_window_staff_even_with_a_reason(intake):
-    for actor in (HALL_STAFF, SUPERVISOR):
-        with pytest.raises(InvalidField) as error:
-            intake.register(
-                form(received_at=received(intake, days=3, minutes=1), backdate_reason="补录"),
-                actor=actor,
-            )
-        assert error.value.field == "received_at" and "3 天" in str(error.value)
+    with pytest.raises(InvalidField) as error:
+        intake.register(
+            form(received_at=received(intake, days=3, minutes=1), backdate_reason="补录"),
+            actor=HALL_STAFF,
+        )
+    assert error.value.field == "received_at" and "3 天" in str(error.value)
     assert intake.store.cases == {}
 
 
@@ -115,3 +113,19 @@ def test_the_case_list_limit_is_cut_to_the_common_maximum(intake):
     with pytest.raises(InvalidField) as error:
         handlers.list_cases(intake.uow, {"limit": "0"}, OFFICER)
     assert error.value.field == "limit"
+
+
+def test_only_window_staff_and_officers_register_from_the_form(intake):
+    for role in ("bureau", "supervisor", "operator", "hr"):
+        with pytest.raises(Forbidden):
+            intake.register(form(), actor={**OFFICER, "role": role})
+    assert intake.store.cases == {}
+
+
+def test_a_site_bound_role_without_a_site_lists_no_case(intake):
+    intake.register(form(), actor=HALL_STAFF)
+    from services.intake import handlers
+
+    hr = {"id": "S0039", "name": "马丽君", "role": "hr", "site": None}
+    assert handlers.list_cases(intake.uow, {}, hr) == []
+    assert len(handlers.list_cases(intake.uow, {}, OFFICER)) == 1
