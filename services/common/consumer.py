@@ -15,7 +15,12 @@ Two kinds of event would loop forever and end in the service's dead-letter queue
   quorum queue has delivered it more than ``EVENT_DELIVERY_LIMIT`` times; RabbitMQ then
   dead-letters it.
 
-Both are logged, counted in ``bancheng_events_dead_lettered_total``, and every process
+A third kind is never handled: an event that does not carry a valid signature of its source
+service (:mod:`services.common.signing`; reason ``unsigned`` or ``bad_signature``) — a forged
+event published by anyone else who can reach the broker. It is dead-lettered like an
+invalid one.
+
+All are logged, counted in ``bancheng_events_dead_lettered_total``, and every process
 reports its service's dead-letter queue depth (``bancheng_dead_letter_queue_messages``).
 """
 
@@ -30,16 +35,18 @@ from nameko.extensions import SharedExtension
 from nameko.messaging import QueueConsumer
 from prometheus_client import Counter, Gauge, Histogram
 
-from services.common import event_queues
+from services.common import event_queues, signing
 from services.common.config import service_setting
 from services.common.event_schemas import problem
+from services.common.outbox import SIGNATURE_HEADER
 from services.common.rpc import BROKER_ERRORS
+from services.common.secrets import demo_mode
 
 log = logging.getLogger(__name__)
 
 RETRY_PAUSE_SECONDS = 1.0
 DEAD_LETTER_WATCH_SECONDS = 15.0
-DEAD_LETTER_REASONS = ("invalid", "delivery_limit")
+DEAD_LETTER_REASONS = ("invalid", "unsigned", "bad_signature", "delivery_limit")
 
 EVENTS_HANDLED = Counter(
     "bancheng_events_handled_total",
@@ -51,8 +58,9 @@ EVENT_HANDLER_SECONDS = Histogram(
 )
 EVENTS_DEAD_LETTERED = Counter(
     "bancheng_events_dead_lettered_total",
-    "Events sent to the dead-letter queue: invalid (rejected unhandled) or delivery_limit "
-    "(the handler failed on every delivery)",
+    "Events sent to the dead-letter queue: invalid (rejected unhandled), unsigned or "
+    "bad_signature (not signed by their source service) or delivery_limit (the handler "
+    "failed on every delivery)",
     ["service", "event_type", "reason"],
 )
 DEAD_LETTERS_WAITING = Gauge(
@@ -198,6 +206,10 @@ class EventConsumer(EventHandler):
             exclusive=False,
             queue_arguments=event_queues.queue_arguments(service, self.delivery_limit),
         )
+        self.public_keys = signing.event_public_keys(self.container.config)
+        if demo_mode(self.container.config) and self.source_service not in self.public_keys:
+            demo_key = signing.demo_event_key(self.source_service)
+            self.public_keys[self.source_service] = demo_key.public_key()
         for reason in DEAD_LETTER_REASONS:  # at zero from the start, so increase() sees a change
             EVENTS_DEAD_LETTERED.labels(service, self.event_type, reason)
 
@@ -206,12 +218,19 @@ class EventConsumer(EventHandler):
         if reason is not None:
             self.dead_letter(message, reason)
             return
+        signature = (message.headers or {}).get(SIGNATURE_HEADER)
+        try:
+            signing.verify_event(self.public_keys, self.source_service, body, signature)
+        except signing.BadEventSignature as refusal:
+            self.dead_letter(message, str(refusal), refusal.reason)
+            return
         super().handle_message(body, message)
 
-    def dead_letter(self, message, reason: str):
-        """Send ``message`` to the dead-letter queue without handling it."""
+    def dead_letter(self, message, reason: str, kind: str = "invalid"):
+        """Send ``message`` to the dead-letter queue without handling it; ``kind`` is the
+        counter's reason (invalid, unsigned, bad_signature)."""
         service = self.container.service_name
-        EVENTS_DEAD_LETTERED.labels(service, self.event_type, "invalid").inc()
+        EVENTS_DEAD_LETTERED.labels(service, self.event_type, kind).inc()
         log.error(
             "%s dead-lettered a %s message it cannot handle: %s", service, self.event_type, reason
         )

@@ -5,6 +5,11 @@ The relay publishes unsent rows with publisher confirms and persistent delivery,
 row sent only after the broker confirmed it; a crash in between publishes it again, which
 consumers absorb because they record handled event ids. Several instances of a service may
 relay from one table: ``FOR UPDATE SKIP LOCKED`` gives each row to one of them at a time.
+
+Every event leaves signed by its source service (:mod:`services.common.signing`): the relay
+puts the Ed25519 signature of the envelope's canonical JSON under
+``EVENT_SIGNING_KEY_<SERVICE>`` in the ``bancheng-signature`` header, and consumers drop what
+does not verify (:mod:`services.common.consumer`).
 """
 
 import json
@@ -19,6 +24,7 @@ from nameko.extensions import SharedExtension
 from nameko.standalone.events import get_event_exchange
 from prometheus_client import Counter, Gauge
 
+from services.common import signing
 from services.common.config import service_setting
 from services.common.postgres import PostgresPool
 
@@ -39,6 +45,17 @@ OUTBOX_FAILURES = Counter(
 
 
 OUTBOX_COLUMNS = "event_id, event_type, payload"
+SIGNATURE_HEADER = "bancheng-signature"
+
+
+def signature_headers(private_key, envelope: dict) -> dict:
+    """The message headers that sign ``envelope`` with its source service's key."""
+    return {SIGNATURE_HEADER: signing.sign_event(private_key, envelope)}
+
+
+def signed_by(config: dict, source_service: str, envelope: dict) -> dict:
+    """:func:`signature_headers` with ``source_service``'s key from ``config`` (tools, tests)."""
+    return signature_headers(signing.event_signing_key(config, source_service), envelope)
 
 
 def outbox_row(event: dict) -> tuple:
@@ -84,6 +101,8 @@ class OutboxRelay(SharedExtension):
         self.service_name = self.container.service_name
         self.poll_seconds = float(service_setting(config, "OUTBOX_POLL_SECONDS", 0.5))
         self.exchange = get_event_exchange(self.service_name, config)
+        # refused outside demo mode when unset: the service does not start
+        self.signing_key = signing.event_signing_key(config, self.service_name)
         self.publisher = Publisher(
             config["AMQP_URI"],
             use_confirms=True,
@@ -134,6 +153,7 @@ class OutboxRelay(SharedExtension):
                         self.publisher,
                         self.exchange,
                         self.service_name,
+                        self.signing_key,
                     )
                     == BATCH_SIZE
                 ):
@@ -146,11 +166,15 @@ class OutboxRelay(SharedExtension):
                 eventlet.sleep(min(30.0, 0.5 * 2**failures))
 
 
-def publish_pending(pool, schema: str, publisher, exchange, service_name: str) -> int:
-    """Publish one batch of unsent events, marking each sent after its confirm.
+def publish_pending(
+    pool, schema: str, publisher, exchange, service_name: str, signing_key=None
+) -> int:
+    """Publish one batch of unsent events, each signed with ``signing_key`` (by default the
+    service's demo key: tests), marking each sent after its confirm.
 
     Returns how many rows it published.
     """
+    signing_key = signing_key or signing.demo_event_key(service_name)
     with pool.connection() as conn:
         with conn.transaction():
             rows = conn.execute(
@@ -164,6 +188,7 @@ def publish_pending(pool, schema: str, publisher, exchange, service_name: str) -
                     exchange=exchange,
                     routing_key=row["event_type"],
                     message_id=row["payload"]["id"],
+                    headers=signature_headers(signing_key, row["payload"]),
                 )
                 OUTBOX_PUBLISHED.labels(service_name, row["event_type"]).inc()
             if rows:

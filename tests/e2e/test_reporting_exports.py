@@ -16,6 +16,7 @@ from nameko.standalone.events import get_event_exchange
 from openpyxl import load_workbook
 
 from services.common.events import new_event
+from services.common.outbox import signed_by
 from tests.system import API, login
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +29,10 @@ def publish(config, source, event_type, data):
     exchange = get_event_exchange(source, config)
     event = new_event(event_type, data, source_service=source, source_site=data.get("site"))
     Publisher(config["AMQP_URI"], declare=[exchange], delivery_mode=PERSISTENT).publish(
-        event, exchange=exchange, routing_key=event_type
+        event,
+        exchange=exchange,
+        routing_key=event_type,
+        headers=signed_by(config, source, event),
     )
 
 

@@ -15,6 +15,7 @@ from nameko.standalone.events import get_event_exchange
 from services.accountability.service import AccountabilityService
 from services.common.errors import Conflict, Forbidden, InvalidField
 from services.common.events import new_event
+from services.common.outbox import signed_by
 from services.common.rpc import SignedClusterRpcProxy
 from tests.integration.helpers import running, wait_for
 
@@ -32,7 +33,12 @@ def publish(config: dict, event: dict, times: int = 1) -> None:
     exchange = get_event_exchange(event["source_service"], config)
     publisher = Publisher(config["AMQP_URI"], declare=[exchange], delivery_mode=PERSISTENT)
     for _ in range(times):
-        publisher.publish(event, exchange=exchange, routing_key=event["type"])
+        publisher.publish(
+            event,
+            exchange=exchange,
+            routing_key=event["type"],
+            headers=signed_by(config, event["source_service"], event),
+        )
 
 
 def coordination_event(event_type: str, **data) -> dict:

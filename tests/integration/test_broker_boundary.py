@@ -13,9 +13,13 @@ import pika
 import pytest
 
 from services.common import signing
+from services.common.consumer import EVENTS_DEAD_LETTERED, consumes
+from services.common.dead_letters import list_dead_letters
+from services.common.events import new_event
+from services.common.outbox import SIGNATURE_HEADER, signed_by
 from services.common.rpc import ASSERTION_HEADER, SignedClusterRpcProxy, rpc
 from tests.conftest import BASE_CONFIG
-from tests.integration.helpers import private_vhost, running
+from tests.integration.helpers import private_vhost, running, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -23,6 +27,7 @@ ID_NUMBER = "110101199003074518"
 WINDOW = {"id": "S0001", "role": "window", "site": "HALL"}
 SUPERVISOR = {"id": "S0009", "role": "supervisor", "site": "HALL"}
 APPLIED = []
+HEARD = []
 
 
 class BoundaryTarget:
@@ -42,10 +47,21 @@ class BoundaryTarget:
         return {"id_number": payload["id_number"]}
 
 
+class BoundaryListener:
+    """Consumes boundary_source's pings; what it applies is in HEARD."""
+
+    name = "boundary_listener"
+
+    @consumes("boundary_source", "ping")
+    def on_ping(self, event):
+        HEARD.append(event["id"])
+        return True
+
+
 @pytest.fixture(scope="module")
 def config():
     with private_vhost({**BASE_CONFIG, "WEB_SERVER_ADDRESS": "127.0.0.1:0"}, "boundary") as private:
-        with running(private, BoundaryTarget):
+        with running(private, BoundaryTarget, BoundaryListener):
             yield private
 
 
@@ -174,3 +190,51 @@ def test_no_clear_id_number_crosses_the_broker(config, channel):
         seen.append(raw + json.dumps(properties.headers or {}).encode())
     assert len(seen) >= 2  # the request and its reply
     assert not [message for message in seen if ID_NUMBER.encode() in message]
+
+
+def publish_event(channel, event: dict, headers: dict) -> None:
+    channel.basic_publish(
+        "boundary_source.events",
+        "ping",
+        json.dumps(event),
+        pika.BasicProperties(content_type="application/json", delivery_mode=2, headers=headers),
+    )
+
+
+def dead_lettered(kind: str) -> float:
+    return EVENTS_DEAD_LETTERED.labels("boundary_listener", "ping", kind)._value.get()
+
+
+def ping() -> dict:
+    return new_event("ping", {"case_no": "X1"}, source_service="boundary_source", source_site=None)
+
+
+def test_forged_events_are_dead_lettered_counted_and_never_applied(config, channel):
+    HEARD.clear()
+    unsigned, forged, genuine = ping(), ping(), ping()
+    before = dead_lettered("unsigned"), dead_lettered("bad_signature")
+    publish_event(channel, unsigned, {})
+    # signed by another service's key: a service cannot speak for another
+    publish_event(channel, forged, signed_by(config, "intake", forged))
+    publish_event(channel, genuine, signed_by(config, "boundary_source", genuine))
+    wait_for(lambda: genuine["id"] in HEARD)
+    wait_for(lambda: len(list_dead_letters(config["AMQP_URI"], ["boundary_listener"])) >= 2)
+    assert HEARD == [genuine["id"]]
+    assert (dead_lettered("unsigned"), dead_lettered("bad_signature")) == (
+        before[0] + 1,
+        before[1] + 1,
+    )
+    letters = {letter.id for letter in list_dead_letters(config["AMQP_URI"], ["boundary_listener"])}
+    assert {unsigned["id"], forged["id"]} <= letters
+
+
+def test_a_signed_event_edited_on_the_way_is_dead_lettered(config, channel):
+    HEARD.clear()
+    event = ping()
+    headers = signed_by(config, "boundary_source", event)
+    edited = {**event, "data": {"case_no": "X2"}}
+    before = dead_lettered("bad_signature")
+    publish_event(channel, edited, headers)
+    wait_for(lambda: dead_lettered("bad_signature") == before + 1)
+    assert HEARD == []
+    assert SIGNATURE_HEADER in headers

@@ -17,6 +17,7 @@ from services import cli
 from services.common import dead_letters, event_queues
 from services.common.consumer import consumes
 from services.common.events import new_event
+from services.common.outbox import signed_by
 from services.common.postgres import DatabaseProvider
 from services.reporting.service import ReportingService
 from tests.conftest import BASE_CONFIG, RUN_ID
@@ -44,7 +45,8 @@ def vhost_config(service_config):
 
 
 def publish(config, source: str, routing_key: str, body, content_type="application/json"):
-    """Publish as a service's outbox does (persistent, confirmed), but any body at all."""
+    """Publish as a service's outbox does (persistent, confirmed, signed), but any body at all."""
+    headers = signed_by(config, source, body) if isinstance(body, dict) else {}
     raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
     connection = pika.BlockingConnection(pika.URLParameters(config["AMQP_URI"]))
     try:
@@ -55,7 +57,7 @@ def publish(config, source: str, routing_key: str, body, content_type="applicati
             f"{source}.events",
             routing_key,
             raw,
-            pika.BasicProperties(content_type=content_type, delivery_mode=2),
+            pika.BasicProperties(content_type=content_type, delivery_mode=2, headers=headers),
         )
     finally:
         connection.close()

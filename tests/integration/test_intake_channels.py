@@ -17,6 +17,7 @@ from stdnum.cn import ric
 import services.gateway.http  # noqa: F401  (domain errors come back over RPC as themselves)
 from services.common.errors import Conflict, Forbidden, InvalidField
 from services.common.events import new_event
+from services.common.outbox import signed_by
 from services.common.postgres import DatabaseProvider
 from services.common.rpc import SignedClusterRpcProxy
 from services.common.unit_of_work import UnitOfWorkProvider
@@ -434,7 +435,8 @@ def test_coordination_events_keep_status_type_and_overdue_for_the_list(intake, p
 
     def publish(event_type, at, **data):
         event = coordination_event(event_type, case_no, at, **data)
-        publisher.publish(event, exchange=exchange, routing_key=event_type)
+        signed = signed_by(config, "coordination", event)
+        publisher.publish(event, exchange=exchange, routing_key=event_type, headers=signed)
         return event
 
     def listed(**filters):
@@ -455,7 +457,12 @@ def test_coordination_events_keep_status_type_and_overdue_for_the_list(intake, p
     publish("case_replied", now)
     wait_for(lambda: case_no in listed(overdue="false"))
     # a redelivered breach changes nothing: it was handled once already
-    publisher.publish(breached, exchange=exchange, routing_key="deadline_breached")
+    publisher.publish(
+        breached,
+        exchange=exchange,
+        routing_key="deadline_breached",
+        headers=signed_by(config, "coordination", breached),
+    )
     time.sleep(0.3)
     assert case_no not in listed(overdue="true")
 
@@ -472,7 +479,8 @@ def test_a_breach_after_the_reply_does_not_make_the_case_overdue(intake, private
     publisher = Publisher(config["AMQP_URI"], declare=[exchange], delivery_mode=PERSISTENT)
     for event_type in ("case_resolved", "deadline_breached"):
         event = coordination_event(event_type, case_no, datetime.now(UTC))
-        publisher.publish(event, exchange=exchange, routing_key=event_type)
+        signed = signed_by(config, "coordination", event)
+        publisher.publish(event, exchange=exchange, routing_key=event_type, headers=signed)
 
     def handled():
         case = intake.list_cases({"q": case_no}, OFFICER)

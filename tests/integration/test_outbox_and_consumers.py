@@ -12,7 +12,7 @@ from nameko.standalone.events import get_event_exchange
 from services.accountability.service import AccountabilityService
 from services.common.consumer import consumes
 from services.common.events import new_event
-from services.common.outbox import publish_pending
+from services.common.outbox import publish_pending, signed_by
 from services.common.postgres import DatabaseProvider
 from services.common.rpc import SignedClusterRpcProxy
 from services.coordination.service import CoordinationService
@@ -81,7 +81,12 @@ def test_registration_reaches_every_consumer_once_even_when_redelivered(service_
             service_config["AMQP_URI"], declare=[exchange], delivery_mode=PERSISTENT
         )
         for _ in range(3):
-            publisher.publish(event, exchange=exchange, routing_key="case_registered")
+            publisher.publish(
+                event,
+                exchange=exchange,
+                routing_key="case_registered",
+                headers=signed_by(service_config, "intake", event),
+            )
         with db.connection() as conn:
             wait_for(
                 lambda: all(
@@ -156,10 +161,13 @@ def test_a_failed_handler_leaves_the_event_queued_and_it_is_applied_once(service
     event = new_event("ping", {"case_no": case_no}, source_service="flaky_source", source_site=None)
     exchange = get_event_exchange("flaky_source", service_config)
     publisher = Publisher(service_config["AMQP_URI"], declare=[exchange], delivery_mode=PERSISTENT)
+    signed = signed_by(service_config, "flaky_source", event)
     with running(service_config, FlakyConsumer):
-        publisher.publish(event, exchange=exchange, routing_key="ping")
+        publisher.publish(event, exchange=exchange, routing_key="ping", headers=signed)
         wait_for(lambda: timeline_count(db, "reporting", case_no) == 1)
-        publisher.publish(event, exchange=exchange, routing_key="ping")  # a late redelivery
+        publisher.publish(
+            event, exchange=exchange, routing_key="ping", headers=signed
+        )  # a late redelivery
         wait_for(lambda: FAILURES["deliveries"] >= 3)
     assert FAILURES["deliveries"] == 3  # failed, retried and applied, ignored
     assert timeline_count(db, "reporting", case_no) == 1

@@ -20,6 +20,7 @@ from nameko.standalone.events import get_event_exchange
 
 from services.common.config import REPO_ROOT
 from services.common.events import new_event
+from services.common.outbox import signed_by
 from services.reporting.service import ReportingService
 from tests.integration.helpers import private_vhost, running, wait_for
 
@@ -198,7 +199,8 @@ def test_a_real_prometheus_fires_the_overdue_alert_when_a_deadline_passes(
             event = new_event(
                 event_type, deadline, source_service="coordination", source_site="HALL"
             )
-            publisher.publish(event, exchange=exchange, routing_key=event_type)
+            signed = signed_by(config, "coordination", event)
+            publisher.publish(event, exchange=exchange, routing_key=event_type, headers=signed)
 
         firing = wait_for(
             lambda: [a for a in alerts_for(api, department) if a["state"] == "firing"],

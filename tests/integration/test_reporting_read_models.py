@@ -15,6 +15,7 @@ from nameko.standalone.events import get_event_exchange
 from openpyxl import load_workbook
 
 from services.common.events import new_event
+from services.common.outbox import signed_by
 from services.common.rpc import SignedClusterRpcProxy
 from services.gateway import exports
 from services.reporting import replay
@@ -50,7 +51,10 @@ class Events:
             self.exchanges[source] = get_event_exchange(source, self.config)
         exchange = self.exchanges[source]
         Publisher(self.config["AMQP_URI"], declare=[exchange], delivery_mode=PERSISTENT).publish(
-            event, exchange=exchange, routing_key=event["type"]
+            event,
+            exchange=exchange,
+            routing_key=event["type"],
+            headers=signed_by(self.config, source, event),
         )
 
 
