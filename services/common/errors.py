@@ -69,6 +69,13 @@ class BadRequest(BanchengError):
     status = 400
 
 
+class TooManyRequests(BanchengError):
+    """Too many failed logins for an account or from an address: wait and try again (429)."""
+
+    code = "too_many_requests"
+    status = 429
+
+
 class ServiceUnavailable(BanchengError):
     """A service, the broker or a database is down or did not answer in time (503)."""
 
@@ -98,6 +105,7 @@ ERRORS_BY_NAME = {
         Forbidden,
         Unauthorized,
         Conflict,
+        TooManyRequests,
         PayloadTooLarge,
         BadRequest,
         ServiceUnavailable,

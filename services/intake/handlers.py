@@ -16,7 +16,6 @@ from datetime import date, timedelta
 
 from services.common import paging
 from services.common.errors import InvalidField, NotFound, TooManyRequests, Unauthorized
-from services.common.passwords import check_password, make_password_hash
 from services.intake import channels, domain, events, logins
 from services.intake.domain import CaseRecord, NewCase
 
@@ -45,11 +44,7 @@ class Registrar:
 
 
 def authenticate(
-    uow,
-    username: str,
-    password: str,
-    address: str | None = None,
-    policy: logins.ThrottlePolicy = logins.DEFAULT_POLICY,
+    uow, credentials: logins.Credentials, username: str, password: str, address: str | None = None
 ) -> dict:
     """The staff member with these credentials (without the password hash).
 
@@ -57,7 +52,7 @@ def authenticate(
     counts the same failures: they are in intake's database); an unknown username costs the
     same password check as a known one. The password is checked outside any transaction.
     """
-    account = (username or "")[:200]
+    account, policy = (username or "")[:200], credentials.policy
     now = uow.now()
     with uow.begin():
         failures = uow.store.login_failures_since(account, address, now - policy.window)
@@ -66,7 +61,7 @@ def authenticate(
     if minutes is not None:
         raise TooManyRequests(logins.refusal_message(minutes))
     stored = staff["password_hash"] if staff else None
-    if not check_password(password or "", stored):
+    if not credentials.check(password or "", stored):
         with uow.begin():
             uow.store.record_login_failure(account, address, now, now - policy.window * 4)
         raise Unauthorized("用户名或密码不正确")
@@ -88,16 +83,18 @@ def end_sessions(uow, staff_id: str) -> int | None:
         return uow.store.end_sessions(staff_id)
 
 
-def change_password(uow, staff_id: str, current: str, new: str) -> None:
+def change_password(
+    uow, credentials: logins.Credentials, staff_id: str, current: str, new: str
+) -> None:
     """A new password after the current one is given again; every session ends with it."""
     refusal = logins.new_password_refusal(current or "", new or "")
     if refusal:
         raise InvalidField(refusal, "new_password")
     with uow.begin():
         stored = uow.store.password_hash(staff_id)
-    if not check_password(current or "", stored):
+    if not credentials.check(current or "", stored):
         raise InvalidField("当前密码不正确", "current_password")
-    new_hash = make_password_hash(new)
+    new_hash = credentials.make_hash(new)
     with uow.begin():
         uow.store.set_password(staff_id, new_hash)
 

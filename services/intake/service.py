@@ -2,9 +2,11 @@
 receiver (entrypoints only; the use cases are in ``handlers``)."""
 
 import logging
+from datetime import timedelta
 
 import eventlet
 
+from services.common import password_checks
 from services.common.config import service_setting
 from services.common.consumer import consumes
 from services.common.errors import BanchengError
@@ -12,7 +14,7 @@ from services.common.outbox import OutboxRelay
 from services.common.rpc import ServiceRpc, rpc
 from services.common.unit_of_work import UnitOfWorkProvider
 from services.common.web import EntrypointMetrics, Observable
-from services.intake import handlers, store
+from services.intake import handlers, logins, store
 from services.intake.dependencies import RegistrarProvider
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,21 @@ def _follower(event_type: str):
     return follow
 
 
+def credentials(config: dict) -> logins.Credentials:
+    """How logins are checked: passwords off the hub, and how many failed logins lock an
+    account or an address, and for how long."""
+    policy = logins.ThrottlePolicy(
+        window=timedelta(minutes=float(service_setting(config, "LOGIN_THROTTLE_MINUTES", 15))),
+        per_account=int(service_setting(config, "LOGIN_FAILURES_PER_ACCOUNT", 5)),
+        per_address=int(service_setting(config, "LOGIN_FAILURES_PER_ADDRESS", 20)),
+    )
+    return logins.Credentials(
+        check=password_checks.check_password,
+        make_hash=password_checks.make_password_hash,
+        policy=policy,
+    )
+
+
 class IntakeService(Observable):
     name = "intake"
 
@@ -42,8 +59,22 @@ class IntakeService(Observable):
     # -- identity and reference data ---------------------------------------------------------
 
     @rpc(expected_exceptions=BanchengError)
-    def authenticate(self, username: str, password: str) -> dict:
-        return handlers.authenticate(self.uow, username, password)
+    def authenticate(self, username: str, password: str, address: str | None = None) -> dict:
+        return handlers.authenticate(
+            self.uow, credentials(self.config), username, password, address
+        )
+
+    @rpc
+    def session_version(self, staff_id: str) -> int | None:
+        return handlers.session_version(self.uow, staff_id)
+
+    @rpc
+    def end_sessions(self, staff_id: str) -> int | None:
+        return handlers.end_sessions(self.uow, staff_id)
+
+    @rpc(expected_exceptions=BanchengError)
+    def change_password(self, staff_id: str, current: str, new: str) -> None:
+        return handlers.change_password(self.uow, credentials(self.config), staff_id, current, new)
 
     @rpc
     def sites(self) -> list[dict]:

@@ -32,11 +32,77 @@ CASE_FROM = """
 
 def staff_by_username(cur, username: str) -> dict | None:
     cur.execute(
-        "SELECT id, name, role, site_code AS site, department_code AS department, password_hash "
-        "FROM intake.staff WHERE username = %s",
+        "SELECT id, name, role, site_code AS site, department_code AS department, password_hash, "
+        "session_version FROM intake.staff WHERE username = %s",
         (username,),
     )
     return cur.fetchone()
+
+
+# -- logins: failures (throttling) and session versions (revocation) ----------------------------
+
+
+def login_failures_since(cur, account: str, address: str | None, since) -> tuple[list, list]:
+    """The times of the failed logins since ``since``: of the account, and from the address."""
+    cur.execute(
+        "SELECT failed_at FROM intake.login_failures WHERE account = %s AND failed_at > %s",
+        (account, since),
+    )
+    by_account = [row["failed_at"] for row in cur.fetchall()]
+    by_address = []
+    if address:
+        cur.execute(
+            "SELECT failed_at FROM intake.login_failures WHERE address = %s AND failed_at > %s",
+            (address, since),
+        )
+        by_address = [row["failed_at"] for row in cur.fetchall()]
+    return by_account, by_address
+
+
+def record_login_failure(cur, account: str, address: str | None, at, forget_before) -> None:
+    """Keep one failure; the account's failures older than ``forget_before`` go."""
+    cur.execute(
+        "DELETE FROM intake.login_failures WHERE account = %s AND failed_at < %s",
+        (account, forget_before),
+    )
+    cur.execute(
+        "INSERT INTO intake.login_failures (account, address, failed_at) VALUES (%s, %s, %s)",
+        (account, address, at),
+    )
+
+
+def clear_login_failures(cur, account: str) -> None:
+    cur.execute("DELETE FROM intake.login_failures WHERE account = %s", (account,))
+
+
+def session_version(cur, staff_id: str) -> int | None:
+    row = _one(cur, "SELECT session_version FROM intake.staff WHERE id = %s", (staff_id,))
+    return row["session_version"] if row else None
+
+
+def end_sessions(cur, staff_id: str) -> int | None:
+    """Raise the staff member's session version: every token issued before is refused."""
+    row = _one(
+        cur,
+        "UPDATE intake.staff SET session_version = session_version + 1 WHERE id = %s "
+        "RETURNING session_version",
+        (staff_id,),
+    )
+    return row["session_version"] if row else None
+
+
+def password_hash(cur, staff_id: str) -> str | None:
+    row = _one(cur, "SELECT password_hash FROM intake.staff WHERE id = %s", (staff_id,))
+    return row["password_hash"] if row else None
+
+
+def set_password(cur, staff_id: str, password_hash: str) -> None:
+    """A new password hash, and every session of the old password ended."""
+    cur.execute(
+        "UPDATE intake.staff SET password_hash = %s, session_version = session_version + 1 "
+        "WHERE id = %s",
+        (password_hash, staff_id),
+    )
 
 
 def sites(cur) -> list[dict]:

@@ -17,6 +17,7 @@ from services.common.errors import (
     PayloadTooLarge,
     ServiceFault,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthorized,
 )
 
@@ -27,6 +28,7 @@ EXPECTED = [
     (Forbidden, "forbidden", 403),
     (Unauthorized, "unauthorized", 401),
     (Conflict, "conflict", 409),
+    (TooManyRequests, "too_many_requests", 429),
     (PayloadTooLarge, "payload_too_large", 413),
     (BadRequest, "bad_request", 400),
     (ServiceUnavailable, "service_unavailable", 503),

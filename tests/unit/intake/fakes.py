@@ -6,13 +6,17 @@ import copy
 import itertools
 from datetime import timedelta
 
+from services.common import password_checks
 from services.common.passwords import hash_password
 from services.intake import personal_data
 from services.intake.channels import Catalogue
 from services.intake.handlers import Registrar
+from services.intake.logins import Credentials
 
 ID_NUMBER_KEY = "unit-test-id-number-key"
 PASSWORD_HASH = hash_password("demo")  # once: scrypt is slow on purpose
+# the service's password checks (off the hub) and the default throttle
+CREDENTIALS = Credentials(password_checks.check_password, password_checks.make_password_hash)
 
 SITES = {"HALL": "玄武区政务服务中心", "XJK": "新街口街道便民服务中心"}
 WINDOWS = {
@@ -70,6 +74,7 @@ class FakeIntakeStore:
         self.suggestions: dict[str, dict] = {}
         self.responses: dict[str, dict] = {}
         self.locked_keys: list[str] = []
+        self.login_failures: list[tuple[str, str | None, object]] = []  # account, address, at
 
     # -- identity and reference data -----------------------------------------------------
 
@@ -85,6 +90,19 @@ class FakeIntakeStore:
                     "password_hash": PASSWORD_HASH,
                 }
         return None
+
+    def login_failures_since(self, account, address, since) -> tuple[list, list]:
+        recent = [row for row in self.login_failures if row[2] > since]
+        return (
+            [at for who, _, at in recent if who == account],
+            [at for _, where, at in recent if address and where == address],
+        )
+
+    def record_login_failure(self, account, address, at, forget_before) -> None:
+        self.login_failures.append((account, address, at))
+
+    def clear_login_failures(self, account) -> None:
+        self.login_failures = [row for row in self.login_failures if row[0] != account]
 
     def sites(self) -> list[dict]:
         return [

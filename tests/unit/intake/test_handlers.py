@@ -11,7 +11,7 @@ from stdnum.cn import ric
 from services.common.errors import Conflict, Forbidden, InvalidField, NotFound, Unauthorized
 from services.intake import channels, handlers
 from tests.unit.fakes import FakeUnitOfWork
-from tests.unit.intake.fakes import FakeCaseNumbers, FakeIntakeStore, registrar
+from tests.unit.intake.fakes import CREDENTIALS, FakeCaseNumbers, FakeIntakeStore, registrar
 
 OFFICER = {"id": "S0004", "name": "张建国", "role": "officer", "site": "HALL"}
 HALL_STAFF = {"id": "S0001", "name": "王雅婷", "role": "window_staff", "site": "HALL"}
@@ -527,12 +527,12 @@ def test_a_state_that_answers_the_deadline_ends_overdue_whatever_the_order(intak
 
 
 def test_staff_sign_in_with_their_password_and_get_no_hash_back(intake):
-    staff = handlers.authenticate(intake.uow, "hall.staff", "demo")
+    staff = handlers.authenticate(intake.uow, CREDENTIALS, "hall.staff", "demo")
     assert staff == {"id": "S0001", "name": "王雅婷", "role": "window_staff", "site": "HALL",
                      "department": None}  # fmt: skip
     for username, password in (("hall.staff", "wrong"), ("nobody", "demo"), (None, None)):
         with pytest.raises(Unauthorized):
-            handlers.authenticate(intake.uow, username, password)
+            handlers.authenticate(intake.uow, CREDENTIALS, username, password)
 
 
 def test_reference_data_of_a_site(intake):

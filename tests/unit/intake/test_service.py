@@ -15,7 +15,8 @@ from tests.unit.test_architecture import SERVICES
 RPCS = {
     "authenticate", "sites", "departments", "matters", "staff", "register_case", "get_case",
     "list_cases", "case_timeline", "registration_event", "add_helper", "record_return_visit",
-    "submit_feedback", "submit_ratings_batch", "ping",
+    "submit_feedback", "submit_ratings_batch", "ping", "session_version", "end_sessions",
+    "change_password",
 }  # fmt: skip
 CONSUMED = ("case_state_changed", "case_classified", "deadline_breached", "case_replied",
             "case_resolved")  # fmt: skip
