@@ -153,3 +153,39 @@ def test_free_text_in_the_ledger_is_never_a_formula(system):
         assert time.monotonic() - started < 15, f"the ledger never showed {case_no}: {rows}"
         time.sleep(0.2)
     assert formula not in rows[0]  # never as a bare cell
+
+
+def test_a_role_bound_to_no_site_reads_no_sites_refusals(system):
+    officer = login("officer")
+    case_no = register("hall.staff")
+    for path, body in (
+        ("classify", {"type": "cannot", "reason": "缺少关键材料"}),
+        (
+            "explain",
+            {
+                "legal_basis": "《市场主体登记管理条例》第十六条",
+                "explanation": "住所使用证明是关键材料",
+                "missing_key_materials": [
+                    {"name": "住所使用证明", "how_to_obtain": "向产权人索取"}
+                ],
+            },
+        ),
+    ):
+        answer = post(f"/cases/{case_no}/{path}", officer, body)
+        assert answer.status_code == 200, answer.text
+
+    def refused(user: str) -> list[str]:
+        response = get("/refusals", login(user), limit="200")
+        assert response.status_code == 200, response.text
+        return [item["case_no"] for item in response.json()["items"]]
+
+    assert case_no in refused("officer") and case_no in refused("hall.staff")
+    assert refused("hr") == [] and case_no not in refused("xjk.staff")
+    page = requests.get(
+        API.removesuffix("/api/v1") + "/refusals",
+        cookies={"bancheng_token": login("hr")["Authorization"].split()[1]},
+        timeout=10,
+    )
+    assert page.status_code == 200 and case_no not in page.text
+    reports = get("/reports/monthly", login("hr"), month=datetime.now(SH).strftime("%Y-%m"))
+    assert reports.status_code == 403
