@@ -40,7 +40,7 @@ from services.common.config import service_setting
 from services.common.event_schemas import problem
 from services.common.outbox import SIGNATURE_HEADER
 from services.common.rpc import BROKER_ERRORS
-from services.common.secrets import demo_mode
+from services.common.secrets import DevelopmentSecretError, demo_mode
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,13 @@ class EventConsumer(EventHandler):
             queue_arguments=event_queues.queue_arguments(service, self.delivery_limit),
         )
         self.public_keys = signing.event_public_keys(self.container.config)
-        if demo_mode(self.container.config) and self.source_service not in self.public_keys:
+        if self.source_service not in self.public_keys:
+            if not demo_mode(self.container.config):
+                # every event would be dead-lettered: refuse to start instead
+                raise DevelopmentSecretError(
+                    f"EVENT_PUBLIC_KEYS has no key of {self.source_service!r}, whose events "
+                    f"{service} consumes: list it as {self.source_service}:<public key>"
+                )
             demo_key = signing.demo_event_key(self.source_service)
             self.public_keys[self.source_service] = demo_key.public_key()
         for reason in DEAD_LETTER_REASONS:  # at zero from the start, so increase() sees a change

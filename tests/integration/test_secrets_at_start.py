@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.common.config import REPO_ROOT
+from services.common.signing import EVENT_SOURCES, public_key_text
 from tests.integration.helpers import wait_for
 
 NAMEKO = Path(sys.executable).with_name("nameko")
@@ -21,8 +23,23 @@ OWN_SECRETS = {
     "TOKEN_SECRET": "token-secret-of-our-own-0001",
     "ID_NUMBER_KEYS": "k2:second-id-key-of-our-own2,k1:first-id-key-of-our-own01",
     "AUDIT_KEY": "audit-key-of-our-own-000001",
+    "SERVICE_ASSERTION_KEY": "service-assertion-key-of-our-own",
+    "EVENT_SIGNING_KEY_INTAKE": "SKZlk3qjtUQvmRxJ47Xg-mmxgKBJvAl0B5fx6gnN5Jg",
+    # the public keys of the services whose events intake consumes
+    "EVENT_PUBLIC_KEYS": ",".join(
+        f"{source}:{public_key_text(Ed25519PrivateKey.generate())}" for source in EVENT_SOURCES
+    ),
 }
-SECRET_SETTINGS = ("TOKEN_SECRET", "ID_NUMBER_KEY", "ID_NUMBER_KEYS", "ID_LOOKUP_KEY", "AUDIT_KEY")
+SECRET_SETTINGS = (
+    "TOKEN_SECRET",
+    "ID_NUMBER_KEY",
+    "ID_NUMBER_KEYS",
+    "ID_LOOKUP_KEY",
+    "AUDIT_KEY",
+    "SERVICE_ASSERTION_KEY",
+    "EVENT_SIGNING_KEY_INTAKE",
+    "EVENT_PUBLIC_KEYS",
+)
 
 
 def free_port() -> int:
@@ -70,6 +87,9 @@ def nameko_run(env: dict) -> subprocess.CompletedProcess:
         ({**OWN_SECRETS, "ID_NUMBER_KEYS": ""}, "ID_NUMBER_KEY is a development value"),
         ({**OWN_SECRETS, "ID_NUMBER_KEYS": "k2:too-short"}, r"ID_NUMBER_KEYS[k2] is shorter"),
         ({**OWN_SECRETS, "ID_NUMBER_KEYS": "k2:second-id-key-of-our-own2"}, "ID_LOOKUP_KEY"),
+        ({**OWN_SECRETS, "SERVICE_ASSERTION_KEY": ""}, "SERVICE_ASSERTION_KEY is not set"),
+        ({**OWN_SECRETS, "EVENT_SIGNING_KEY_INTAKE": ""}, "EVENT_SIGNING_KEY_INTAKE is not set"),
+        ({**OWN_SECRETS, "EVENT_PUBLIC_KEYS": ""}, "EVENT_PUBLIC_KEYS has no key of"),
     ],
 )
 def test_nameko_run_exits_non_zero_naming_the_setting(service_config, settings, named):
