@@ -5,7 +5,9 @@ so a service's error names the input it belongs to. Nothing is validated here be
 form cannot express: what was typed goes on for the service to accept or refuse by its field.
 """
 
+import hmac
 import re
+import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -20,6 +22,23 @@ ROW_LISTS = {
 }
 # inputs that may carry several values (checkbox groups)
 MULTI_FIELDS = ("departments", "worked_measures", "case_nos")
+
+
+# -- CSRF: every page form carries the token of its browser's CSRF cookie (double submit) --------
+
+CSRF_COOKIE = "bancheng_csrf"
+CSRF_FIELD = "csrf_token"
+
+
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def csrf_matches(form, cookies) -> bool:
+    """The form's CSRF field is its browser's CSRF cookie: another site can make the browser
+    post a form, but can neither read nor set this site's cookie, so cannot know the value."""
+    sent, expected = form.get(CSRF_FIELD) or "", cookies.get(CSRF_COOKIE) or ""
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
 
 
 # -- inputs ------------------------------------------------------------------------------------

@@ -4,14 +4,20 @@ cases, the other channels (feedback, ratings in bulk), helpers and return visits
 import uuid
 
 from nameko.web.handlers import http
+from werkzeug.wrappers import Response
 
 from services.common.errors import InvalidField, NotFound
 from services.common.web import json_response
 from services.gateway import case_view, validation
 from services.gateway.api.openapi import APPLICANT, IDEMPOTENCY_KEY, errors, ok
-from services.gateway.base import GatewayBase
+from services.gateway.base import GatewayBase, forget_session_version
 from services.gateway.http import api
 from services.gateway.roles import CASE_WORKERS
+
+
+def public_user(user: dict) -> dict:
+    """The user as the login answers it (the session version stays inside the token)."""
+    return {key: value for key, value in user.items() if key != "session_version"}
 
 
 class ReferenceRoutes(GatewayBase):
@@ -24,8 +30,30 @@ class ReferenceRoutes(GatewayBase):
         for field in ("username", "password"):
             if not isinstance(body.get(field), str) or not body[field]:
                 raise InvalidField(f"缺少{'用户名' if field == 'username' else '密码'}", field)
-        user = self.intake.authenticate(body["username"], body["password"])
-        return json_response({"token": self.tokens.issue(user), "user": user})
+        user = self.intake.authenticate(body["username"], body["password"], request.remote_addr)
+        return json_response({"token": self.tokens.issue(user), "user": public_user(user)})
+
+    @http("POST", "/api/v1/auth/logout")
+    @api("/api/v1/auth/logout")
+    def auth_logout(self, request):  # not ``logout``: the pages' /logout has that name
+        """End every session of the caller (every token issued to the user so far)."""
+        user = self._user(request)
+        self.intake.end_sessions(user["id"])
+        forget_session_version(user["id"])
+        return Response(status=204)
+
+    @http("POST", "/api/v1/auth/password")
+    @api("/api/v1/auth/password")
+    def auth_password(self, request):
+        """A new password; every session ends with the old one (log in again)."""
+        user = self._user(request)
+        body = self._body(request)
+        for field in ("current_password", "new_password"):
+            if not isinstance(body.get(field), str) or not body[field]:
+                raise InvalidField("缺少当前密码或新密码", field)
+        self.intake.change_password(user["id"], body["current_password"], body["new_password"])
+        forget_session_version(user["id"])
+        return Response(status=204)
 
     @http("GET", "/api/v1/sites")
     @api("/api/v1/sites")
@@ -242,4 +270,37 @@ INTAKE_EXTRAS_PATHS = {
 }
 
 
-OPENAPI_PATHS = {**FEEDBACK_PATHS, **INTAKE_EXTRAS_PATHS}
+AUTH_PATHS = {
+    "/api/v1/auth/logout": {
+        "post": {
+            "summary": "退出：结束该用户的全部会话（此前签发的令牌全部失效）",
+            "security": [{"bearer": []}],
+            "responses": {"204": {"description": "signed out everywhere"}, **errors(401)},
+        }
+    },
+    "/api/v1/auth/password": {
+        "post": {
+            "summary": "修改密码（至少 8 位）；成功后全部会话结束，须重新登录",
+            "security": [{"bearer": []}],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["current_password", "new_password"],
+                            "properties": {
+                                "current_password": {"type": "string"},
+                                "new_password": {"type": "string", "minLength": 8},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {"204": {"description": "changed"}, **errors(400, 401, 422)},
+        }
+    },
+}
+
+
+OPENAPI_PATHS = {**FEEDBACK_PATHS, **INTAKE_EXTRAS_PATHS, **AUTH_PATHS}

@@ -4,23 +4,31 @@ decorator that turns any error into a Chinese page.
 Labels come from :mod:`services.common.vocabulary` (one code → 中文 table for the whole system);
 the error mapping is the API's own (:func:`services.gateway.http.as_user_error`), so a page and
 the API answer the same failure with the same status.
+
+Every page also answers with the browser's defences (:func:`guard`): a CSRF token that each
+posted form must carry back (double submit of the ``bancheng_csrf`` cookie, rendered into the
+forms by ``csrf_field()``), a Content-Security-Policy that runs only the scripts rendered with
+this response's nonce, and over HTTPS, ``Secure`` cookies and HSTS.
 """
 
+import contextvars
 import functools
+import secrets
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from services.common import errors, vocabulary
 from services.common.auth import sees_all_sites
 from services.common.config import service_setting
 from services.gateway.base import GatewayBase
-from services.gateway.forms import form_state
-from services.gateway.http import TOKEN_COOKIE, handled, retry_after
+from services.gateway.forms import CSRF_COOKIE, CSRF_FIELD, csrf_matches, form_state, new_csrf_token
+from services.gateway.http import TOKEN_COOKIE, bearer_token, handled, retry_after
 from services.gateway.roles import (
     ACCOUNTABILITY_DESK,
     ACTORS,
@@ -74,6 +82,36 @@ def names(items: list[dict], key: str = "code") -> dict:
     return {item[key]: item["name"] for item in items}
 
 
+# this page request's CSRF token and script nonce, for the templates (one greenlet per request)
+_PAGE_REQUEST: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
+    "bancheng_page_request", default=("", "")
+)
+CSP = (
+    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
+    # the templates set a few style="" attributes, which no nonce can cover
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def csrf_field() -> Markup:
+    """The hidden input every ``method="post"`` form carries."""
+    token = _PAGE_REQUEST.get()[0]
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
+
+
+def csp_nonce() -> str:
+    """The nonce a ``<script>`` of this page needs to run."""
+    return _PAGE_REQUEST.get()[1]
+
+
+def is_https(request) -> bool:
+    """Served over HTTPS: directly, or behind a proxy that says so."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.is_secure or forwarded == "https"
+
+
 def _labels(table):
     return functools.partial(vocabulary.label, table)
 
@@ -103,6 +141,8 @@ ENVIRONMENT.filters.update(
 )
 # the tables the forms' choices are built from
 ENVIRONMENT.globals.update(
+    csrf_field=csrf_field,
+    csp_nonce=csp_nonce,
     STATUS_LABELS=vocabulary.STATE_LABELS,
     TYPE_LABELS=vocabulary.TYPE_LABELS,
     CHANNEL_LABELS=vocabulary.CHANNEL_LABELS,
@@ -168,8 +208,46 @@ def refused(form, error: errors.BanchengError, key) -> dict:
 
 def page(route: str):
     """Wrap a page: a missing login goes to the login page, other errors become Chinese pages
-    (the same mapping as the API's: :func:`services.gateway.http.handled`)."""
-    return handled(route, _page_for_error)
+    (the same mapping as the API's: :func:`services.gateway.http.handled`); a post without its
+    CSRF token is refused (403), and every answer carries the defences of :func:`guard`."""
+    timed = handled(route, _page_for_error)
+
+    def decorator(method):
+        @functools.wraps(method)
+        def checked(self, request, *args, **kwargs):
+            if request.method == "POST" and not csrf_matches(request.form, request.cookies):
+                raise errors.Forbidden("页面已过期或来源不明，请刷新页面后重新提交")
+            return method(self, request, *args, **kwargs)
+
+        return guard(timed(checked))
+
+    return decorator
+
+
+def guard(respond):
+    """``respond(self, request, ...)`` with this request's CSRF token and nonce for its
+    templates, and the CSRF cookie, CSP and (over HTTPS) HSTS on its response."""
+
+    @functools.wraps(respond)
+    def guarded(self, request, *args, **kwargs):
+        csrf = request.cookies.get(CSRF_COOKIE) or new_csrf_token()
+        nonce = secrets.token_urlsafe(16)
+        token = _PAGE_REQUEST.set((csrf, nonce))
+        try:
+            response = respond(self, request, *args, **kwargs)
+        finally:
+            _PAGE_REQUEST.reset(token)
+        https = is_https(request)
+        if request.cookies.get(CSRF_COOKIE) != csrf:
+            response.set_cookie(
+                CSRF_COOKIE, csrf, path="/", httponly=True, samesite="Lax", secure=https
+            )
+        response.headers["Content-Security-Policy"] = CSP.format(nonce=nonce)
+        if https:
+            response.headers["Strict-Transport-Security"] = HSTS
+        return response
+
+    return guarded
 
 
 def _page_for_error(gateway, request, error: errors.BanchengError) -> Response:
@@ -185,8 +263,10 @@ class PageBase(GatewayBase):
     """What the page groups share (no entrypoints)."""
 
     def _page_user(self, request) -> dict | None:
+        # the token alone (no session check): an error page must not need a service
+        token = bearer_token(request)
         try:
-            return self._user(request)
+            return self.tokens.read(token) if token else None
         except errors.Unauthorized:
             return None
 

@@ -4,18 +4,30 @@ Pages sit behind the same signed token as the API, carried in the ``bancheng_tok
 (HttpOnly, SameSite=Lax, so another site cannot post our forms with it).
 """
 
+from urllib.parse import urlsplit
+
 from nameko.web.handlers import http
 
 from services.common import errors
-from services.gateway.http import TOKEN_COOKIE
-from services.gateway.pages.common import PageBase, page, redirect, render
+from services.gateway.base import forget_session_version
+from services.gateway.http import TOKEN_COOKIE, bearer_token
+from services.gateway.pages.common import PageBase, is_https, page, redirect, render
 
 CASE_READERS = ("officer", "bureau", "supervisor")  # they see the cases still to classify
 
 
 def safe_next(value: str | None) -> str:
-    """Only a path on this site may follow the login (no open redirect)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only a path on this site may follow the login (no open redirect).
+
+    Browsers drop tabs and newlines from a URL and read ``\\`` as ``/``, so ``/\t/evil.com``
+    and ``/\\evil.com`` are ``//evil.com``, another site: any such character refuses the path.
+    """
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if "\\" in value or any(ord(char) < 0x21 or ord(char) == 0x7F for char in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
         return "/"
     return value
 
@@ -42,16 +54,18 @@ class HomePages(PageBase):
         username, password = form.get("username", "").strip(), form.get("password", "")
         next_path = safe_next(form.get("next"))
         failure = login_refusal(username, password)
+        status = failure.status if failure else 200
         if failure is None:
             try:
-                user = self.intake.authenticate(username, password)
-            except errors.Unauthorized as error:
-                failure = errors.InvalidField(error.message, "password")
+                user = self.intake.authenticate(username, password, request.remote_addr)
+            except (errors.Unauthorized, errors.TooManyRequests) as error:
+                # 401 wrong credentials, 429 too many failures: shown by the password field
+                failure, status = errors.InvalidField(error.message, "password"), error.status
         if failure:
             return render(
                 "login.html",
                 None,
-                status=failure.status if failure.field != "password" else 401,
+                status=status,
                 next=next_path,
                 values={"username": username},
                 errors={failure.field: failure.message},
@@ -64,15 +78,30 @@ class HomePages(PageBase):
             path="/",
             httponly=True,
             samesite="Lax",
+            secure=is_https(request),
         )
         return response
 
     @http("GET,POST", "/logout")
     @page("/logout")
     def logout(self, request):
+        """退出: the menu's form (a POST, with its CSRF token) ends every session of the user;
+        a GET only drops this browser's cookie, so a link on another site ends nothing."""
+        if request.method == "POST":
+            self._end_sessions(request)
         response = redirect("/login")
         response.delete_cookie(TOKEN_COOKIE, path="/")
         return response
+
+    def _end_sessions(self, request) -> None:
+        token = bearer_token(request)
+        try:
+            user = self.tokens.read(token) if token else None
+        except errors.Unauthorized:
+            return  # already signed out
+        if user:
+            self.intake.end_sessions(user["id"])
+            forget_session_version(user["id"])
 
     @http("GET", "/")
     @page("/")

@@ -1,5 +1,8 @@
 """Signed session tokens and each role's reach (services/common/auth.py)."""
 
+import base64
+import hashlib
+
 import pytest
 from itsdangerous import URLSafeTimedSerializer, timed
 
@@ -9,6 +12,7 @@ from services.common.errors import Unauthorized
 
 SECRET = "test-secret-0123456789abcdef"
 USER = {"id": "xjk.staff", "name": "王敏", "role": "window_staff", "site": "XJK"}
+CLAIMS = {**USER, "sv": 0}  # a user without a session version: version 0
 
 
 @pytest.fixture
@@ -30,7 +34,7 @@ def unauthorized(signer, token) -> Unauthorized:
 def test_round_trip_gives_the_user_back(signer):
     token = signer.issue(USER)
     assert isinstance(token, str)
-    assert signer.read(token) == USER
+    assert signer.read(token) == CLAIMS
 
 
 def test_token_is_url_and_header_safe(signer):
@@ -41,12 +45,12 @@ def test_token_is_url_and_header_safe(signer):
 
 def test_only_the_session_keys_are_carried(signer):
     user = {**USER, "password_hash": "scrypt$...", "department": "SCJ", "username": "xjk"}
-    assert signer.read(signer.issue(user)) == USER
+    assert signer.read(signer.issue(user)) == CLAIMS
 
 
 def test_user_without_a_site_round_trips(signer):
     user = {"id": "supervisor", "name": "周监督", "role": "supervisor", "site": None}
-    assert signer.read(signer.issue(user)) == user
+    assert signer.read(signer.issue(user)) == {**user, "sv": 0}
 
 
 def test_user_missing_a_session_key_cannot_be_issued(signer):
@@ -56,7 +60,33 @@ def test_user_missing_a_session_key_cannot_be_issued(signer):
 
 def test_a_new_signer_with_the_same_secret_reads_the_token(signer):
     token = signer.issue(USER)
-    assert TokenSigner(SECRET, max_age_seconds=60).read(token) == USER
+    assert TokenSigner(SECRET, max_age_seconds=60).read(token) == CLAIMS
+
+
+def test_the_session_version_travels_in_the_token(signer):
+    token = signer.issue({**USER, "session_version": 7})
+    assert signer.read(token)["sv"] == 7
+
+
+def test_tokens_are_signed_with_hmac_sha256(signer):
+    token = signer.issue(USER)
+    sha256 = URLSafeTimedSerializer(
+        SECRET, salt=signer_salt(), signer_kwargs={"digest_method": hashlib.sha256}
+    )
+    assert sha256.loads(token) == CLAIMS
+    signature = token.rsplit(".", 1)[1]
+    assert len(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))) == 32
+
+
+def test_a_sha1_token_of_the_same_secret_and_salt_is_refused(signer):
+    sha1 = URLSafeTimedSerializer(SECRET, salt=signer_salt())  # itsdangerous' default digest
+    unauthorized(signer, sha1.dumps(CLAIMS))
+    # nor the SHA-1 tokens issued before this change
+    unauthorized(signer, URLSafeTimedSerializer(SECRET, salt="bancheng-session").dumps(USER))
+
+
+def signer_salt() -> str:
+    return TokenSigner(SECRET, 60)._serializer.salt
 
 
 def test_tampered_payload_is_refused(signer):
@@ -114,7 +144,7 @@ def test_token_expires_after_max_age(signer, monkeypatch):
     monkeypatch.setattr(timed.TimestampSigner, "get_timestamp", lambda self: start)
     token = signer.issue(USER)
     monkeypatch.setattr(timed.TimestampSigner, "get_timestamp", lambda self: start + 3600)
-    assert signer.read(token) == USER
+    assert signer.read(token) == CLAIMS
     monkeypatch.setattr(timed.TimestampSigner, "get_timestamp", lambda self: start + 3601)
     assert "过期" in unauthorized(signer, token).message
 
