@@ -82,7 +82,12 @@ REGISTRATION = {
         "materials_missing": {"type": "array", "items": {"type": "string"}},
         "first_receiver": {"type": "string", "description": "首接负责人 staff id"},
         "first_asked_by": {"type": "string", "description": "首问负责人 staff id"},
-        "received_at": {"type": "string", "format": "date-time"},
+        "received_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "至多 RECEIVED_AT_MAX_DAYS_BACK（默认 3）天前；更早须由督办人员填写 backdate_reason",
+        },
+        "backdate_reason": {"type": "string", "maxLength": 500, "description": "补录原因"},
     },
 }
 
@@ -211,7 +216,8 @@ BASE_DOCUMENT = {
                 "responses": {
                     **ok(201, "registered"),
                     **ok(200, "replayed"),
-                    **errors(400, 401, 403, 413, 422),
+                    # 409: the Idempotency-Key already opened a case of another site
+                    **errors(400, 401, 403, 409, 413, 422),
                 },
             },
             "get": {
