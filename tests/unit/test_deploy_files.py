@@ -76,7 +76,9 @@ def app_services(compose_services) -> dict:
     return {
         name: service
         for name, service in compose_services.items()
-        if built_from_dockerfile(service) and "seed" not in command_words(service)
+        if built_from_dockerfile(service)
+        and "seed" not in command_words(service)
+        and service.get("restart") != "no"  # one-shots (broker-users)
     }
 
 
@@ -179,7 +181,15 @@ def test_prometheus_scrapes_every_service(app_services):
 # -- secrets: none in the file, each taken from the environment (services.common.secrets) -----
 
 # what the services read as secrets, and the database's password
-COMPOSE_SECRETS = ("TOKEN_SECRET", "ID_NUMBER_KEYS", "AUDIT_KEY", "POSTGRES_PASSWORD")
+COMPOSE_SECRETS = (
+    "TOKEN_SECRET",
+    "ID_NUMBER_KEYS",
+    "AUDIT_KEY",
+    "POSTGRES_PASSWORD",
+    "SERVICE_ASSERTION_KEY",
+    "EVENT_PUBLIC_KEYS",
+    "RABBITMQ_ADMIN_PASSWORD",
+)
 
 
 def environments(compose_services) -> dict[str, dict]:
@@ -221,3 +231,56 @@ def test_compose_carries_no_development_secret_and_no_demo_mode(compose_services
 def test_the_shipped_config_turns_demo_mode_off_by_default():
     text = (REPO_ROOT / "deploy/config/bancheng.yaml").read_text(encoding="utf-8")
     assert re.search(r"^\s+DEMO: \$\{BANCHENG_DEMO:false\}$", text, re.MULTILINE)
+
+
+# --- the broker as a boundary (services.common.broker_users) ------------------------------
+
+
+def test_compose_has_no_guest_and_publishes_no_broker_port(compose_services):
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    assert "guest" not in text, "docker-compose.yml must not use RabbitMQ's guest user"
+    assert not compose_services["rabbitmq"].get("ports"), "the broker is reachable from the host"
+    assert compose_services["rabbitmq"]["environment"]["RABBITMQ_DEFAULT_USER"] != "guest"
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED_SERVICES))
+def test_each_service_talks_to_the_broker_as_its_own_user_with_its_own_event_key(
+    compose_services, name
+):
+    from services.common.broker_users import user_name
+
+    environment = compose_services[name]["environment"]
+    secret = f"RABBITMQ_PASSWORD_{name.upper()}"
+    assert re.fullmatch(
+        rf"amqp://{user_name(name)}:\$\{{{secret}:\?[^}}]+\}}@rabbitmq:5672/bancheng",
+        environment["AMQP_URI"],
+    ), f"{name}'s AMQP_URI is {environment['AMQP_URI']!r}"
+    key = f"EVENT_SIGNING_KEY_{name.upper()}"
+    assert re.fullmatch(rf"\$\{{{key}:\?[^}}]+\}}", environment.get(key, "")), (
+        f"{name} must take {key} from the environment"
+    )
+    users = compose_services["broker-users"]
+    assert re.fullmatch(rf"\$\{{{secret}:\?[^}}]+\}}", users["environment"][secret])
+    assert "broker-users" in depends_on_targets(compose_services[name])
+
+
+def test_the_broker_users_one_shot_applies_the_shipped_definitions(compose_services):
+    import json
+
+    from services.common import broker_users
+
+    users = compose_services["broker-users"]
+    assert built_from_dockerfile(users)
+    assert users["entrypoint"][-1] == "services.common.broker_users"
+    shipped = json.loads((REPO_ROOT / broker_users.DEFINITIONS_FILE).read_text())
+    assert shipped == broker_users.definitions()
+    assert {entry["user"] for entry in shipped["permissions"]} == {
+        broker_users.user_name(service) for service in REQUIRED_SERVICES
+    }
+    for entry in shipped["permissions"]:
+        service = entry["user"].removeprefix(broker_users.USER_PREFIX)
+        for other in REQUIRED_SERVICES - {service}:
+            assert not re.match(entry["write"], f"{other}.events"), (service, other)
+            assert not re.match(entry["read"], f"rpc-{other}"), (service, other)
+        assert re.match(entry["write"], f"{service}.events")
+        assert re.match(entry["read"], f"rpc-{service}")
