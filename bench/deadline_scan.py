@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from statistics import median
 
 import psycopg
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from bench.harness import Row, running_system
+from services.common.rpc import SignedClusterRpcProxy
 from tools import localrun
 
 SMALL = {"sizes": (100, 1_000), "overdue": 20, "repeats": 3}
@@ -90,7 +90,7 @@ def run(
         environment={"DEADLINE_SCAN_SECONDS": "3600"},  # its own timer stays out of the way
         base_port=base_port,
     ) as system:
-        with ClusterRpcProxy(system.nameko_config()) as rpc:
+        with SignedClusterRpcProxy(system.nameko_config()) as rpc:
             loaded = 0
             for size in sizes:
                 load_open_deadlines(
