@@ -48,7 +48,6 @@ def verify_password(password: str, stored: str) -> bool:
     return bool(expected) and hmac.compare_digest(actual, expected)
 
 
-
 @functools.cache
 def dummy_hash() -> str:
     """A hash no password matches, to check an unknown user's password against."""
