@@ -5,7 +5,8 @@ with Werkzeug's HTML pages. An API client gets the contract's error instead: a J
 JSON 405 with ``Allow``. Here, too, before any route runs, the front door checks what a route
 would take from the URL and headers — path parameters, query parameters, ``Idempotency-Key`` —
 with :mod:`services.gateway.validation`, so every route is covered, present and future.
-Pages (outside ``/api/v1``) keep Werkzeug's answers.
+Pages (outside ``/api/v1``) keep Werkzeug's 404 and 405, but bad URL inputs there are refused
+too, as a Chinese error page naming the parameter.
 
 nameko shares one :class:`~nameko.web.server.WebServer` between all ``@http`` entrypoints of a
 container, so it cannot be subclassed per service; :func:`install` replaces the WSGI app it
@@ -23,6 +24,7 @@ from werkzeug.wrappers import Request
 from services.common import errors
 from services.gateway import validation
 from services.gateway.http import HTTP_SECONDS, error_response
+from services.gateway.pages.common import render
 
 API_ROOT = "/api/v1"
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -53,7 +55,7 @@ class ApiWsgiApp(WsgiApp):
     def __call__(self, environ, start_response):
         request = Request(environ, shallow=True)  # shallow: the body stays for the route
         if request.path != API_ROOT and not request.path.startswith(API_ROOT + "/"):
-            return super().__call__(environ, start_response)
+            return self._page(request, environ, start_response)
         started = time.perf_counter()
         route = "(no route)"
         try:
@@ -83,6 +85,19 @@ class ApiWsgiApp(WsgiApp):
             time.perf_counter() - started
         )
         return response(environ, start_response)
+
+    def _page(self, request, environ, start_response):
+        try:
+            _provider, values = self.url_map.bind_to_environ(environ).match()
+            check_url_inputs(request, values)
+        except errors.BanchengError as refused:
+            page = render(
+                "error.html", None, status=refused.status, title="请求有误", error=refused
+            )
+            return page(environ, start_response)
+        except HTTPException:
+            pass  # no such page, or not by this method: Werkzeug's answer, as before
+        return super().__call__(environ, start_response)
 
 
 def _api_wsgi_app(server: WebServer) -> WsgiApp:

@@ -102,3 +102,10 @@ def test_install_makes_nameko_build_the_api_app(monkeypatch):
     routing.install()
     server = Server()
     assert isinstance(WebServer.get_wsgi_app(server), routing.ApiWsgiApp)
+
+
+def test_a_control_character_in_a_page_url_is_a_chinese_error_page_not_a_500(client):
+    response = client.get("/cases/HALL%00?q=a%00b")
+    assert response.status_code == 422
+    assert response.mimetype == "text/html"
+    assert "请求有误" in response.get_data(as_text=True)
