@@ -13,8 +13,6 @@ SIGTERM ``python -m bench`` turns into an exit)::
 import json
 import os
 import platform
-import random
-import socket
 import statistics
 import tempfile
 import threading
@@ -30,7 +28,7 @@ import requests
 
 from services.common.config import REPO_ROOT, load_config
 from services.intake.seed import load_seed
-from tools import localrun, sandbox
+from tools import localrun, private_infra, sandbox
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 SEED_DIR = REPO_ROOT / "deploy" / "seed" / "xuanwu"
@@ -124,26 +122,14 @@ def concurrently(client: Callable[[], None], clients: int) -> float:
     return time.perf_counter() - started
 
 
+# below Linux's ephemeral range (32768+), where outgoing connections take ports, and apart from
+# the test systems' 20000-29999 and the drills' 30000+
+BENCH_PORTS = (10000, 20000)
+
+
 def free_port_block(size: int = 40) -> int:
     """The first port of ``size`` consecutive ports nobody listens on (runs may overlap)."""
-    rng = random.Random()
-    for _ in range(200):
-        # below Linux's ephemeral range (32768+), where outgoing connections take ports, and
-        # apart from the test system's 20000-29999
-        base = rng.randrange(10000, 20000 - size)
-        sockets = []
-        try:
-            for port in range(base, base + size):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no block of free ports found")
+    return private_infra.free_port_block(size, BENCH_PORTS)[0]
 
 
 def peak_rss_mb(pid: int) -> float | None:
