@@ -49,7 +49,8 @@ def sees_all_sites(user: dict) -> bool:
 
 
 def visible_site(user: dict, requested_site: str | None) -> str | None:
-    """The site filter a user's list query must use (None: all sites)."""
+    """The site filter a user's list query must use (None: all sites). A role bound to no site
+    that is not district-wide (HR) gets ``""``, which matches no site."""
     if sees_all_sites(user):
         return requested_site
-    return user["site"]
+    return user.get("site") or ""

@@ -2,7 +2,7 @@
 
 from nameko.web.handlers import http
 
-from services.common.auth import sees_all_sites, visible_site
+from services.common.auth import visible_site
 from services.common.web import json_response
 from services.gateway import validation
 from services.gateway.api.openapi import BEARER, ID_CURSOR, LIMIT, errors, ok
@@ -145,8 +145,6 @@ class CoordinationRoutes(GatewayBase):
         user = self._user(request)
         filters = _filters(request, "site", "department")
         site = visible_site(user, filters.get("site"))  # window staff: their own site only
-        if site is None and not sees_all_sites(user):
-            site = ""  # a role bound to no site (HR) sees no site's refusals
         items = self.coordination.refusals({**filters, "site": site})
         return json_response({"items": items})
 

@@ -62,8 +62,6 @@ class ReportPages(PageBase):
         user = self._user(request)
         filters = {n: request.args[n] for n in ("site", "department") if request.args.get(n)}
         site = visible_site(user, filters.get("site"))
-        if site is None and not sees_all_sites(user):
-            site = ""  # a role bound to no site (HR) sees no site's refusals
         query = {**filters, "site": site, "limit": PAGE_SIZE}
         if request.args.get("cursor"):
             query["cursor"] = request.args["cursor"]

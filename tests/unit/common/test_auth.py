@@ -187,3 +187,8 @@ def test_window_staff_always_query_their_own_site(requested):
 
 def test_unknown_role_is_confined_to_its_site():
     assert visible_site({"role": "intruder", "site": "GA"}, None) == "GA"
+
+
+def test_a_role_bound_to_no_site_sees_no_site_not_every_site():
+    # HR is not district-wide and has no site: an empty filter matches none
+    assert visible_site({"role": "hr", "site": None}, "HALL") == ""
