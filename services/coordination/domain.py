@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from services.common import fields, vocabulary
-from services.common.auth import sees_all_sites
+from services.common.auth import visible_site
 from services.common.errors import Conflict, Forbidden, InvalidField
 from services.common.workdays import WorkingCalendar
 
@@ -161,7 +161,7 @@ def acting_roles(case: CaseFacts) -> tuple[str, ...]:
 def meeting_site_filter(actor: dict) -> str | None:
     """The site a joint-meeting read is limited to: None for the district-wide roles, else the
     actor's own (an actor bound to no site matches none)."""
-    return None if sees_all_sites(actor) else (actor.get("site") or "")
+    return visible_site(actor, None)
 
 
 def sees_meeting(actor: dict, case_sites: set[str]) -> bool:
