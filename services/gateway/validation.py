@@ -32,7 +32,6 @@ from services.common.errors import InvalidField
 FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 MAX_DEPTH = 16
 SAFE_INTEGER = 2**53 - 1
-BIGINT_MAX = 2**63 - 1
 MAX_PARAMETER_LENGTH = 1000
 
 
@@ -132,11 +131,6 @@ def _refuse_first(body) -> None:
                 todo.append((item, _child(path, key), depth + 1))
 
 
-def _whole_number(raw: str) -> bool:
-    # at most 19 digits: bigint's range, and far below the length int() refuses to convert
-    return raw.isascii() and raw.isdigit() and len(raw) <= 19
-
-
 def page_limit(raw: str | None) -> int | None:
     """``limit`` of a list: None when absent, else the one rule of every list
     (:func:`services.common.paging.limit_from`): a whole number from 1, cut down to
@@ -149,8 +143,4 @@ def page_limit(raw: str | None) -> int | None:
 
 def id_cursor(raw: str | None) -> int | None:
     """A cursor that is the last id of the previous page: None when absent, else a ``bigint``."""
-    if raw in (None, ""):
-        return None
-    if not _whole_number(raw) or int(raw) > BIGINT_MAX:
-        raise InvalidField("cursor 应为上一页返回的 next_cursor（整数）", "cursor")
-    return int(raw)
+    return paging.keyset_after(raw)
