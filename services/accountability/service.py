@@ -6,7 +6,7 @@ from nameko.timer import timer
 from services.accountability import events, handlers
 from services.accountability.dependencies import AuditedUnitOfWorkProvider, AuditTrailProvider
 from services.accountability.rules import RulesProvider
-from services.common.consumer import consumes
+from services.common.consumer import consumer_of
 from services.common.errors import BanchengError
 from services.common.outbox import OutboxRelay
 from services.common.rpc import rpc
@@ -20,13 +20,11 @@ CHECKPOINT_LOOK_SECONDS = 5
 
 def _consumer(source: str, event_type: str):
     """An idempotent handler of ``source``'s ``event_type`` that hands it to ``handlers``."""
-
-    @consumes(source, event_type)
-    def handle(self, event: dict) -> bool:
-        return handlers.consume(self.uow, self.rules, source, event)
-
-    handle.__name__ = f"on_{event_type}"
-    return handle
+    return consumer_of(
+        source,
+        event_type,
+        lambda service, event: handlers.consume(service.uow, service.rules, source, event),
+    )
 
 
 def _consuming(table):

@@ -99,6 +99,19 @@ def consumes(source_service: str, event_type: str):
     return decorator
 
 
+def consumer_of(source_service: str, event_type: str, apply):
+    """A :func:`consumes` handler of ``source_service``'s ``event_type`` that hands the event
+    to ``apply(service, event)`` (True: applied, False: a duplicate), for services whose
+    consumers all do the same. Put it on the class as ``on_<event_type>``: the attribute's
+    name is part of the queue's."""
+
+    def handle(self, event: dict) -> bool:
+        return apply(self, event)
+
+    handle.__name__ = handle.__qualname__ = f"on_{event_type}"
+    return consumes(source_service, event_type)(handle)
+
+
 class DeadLetteringQueueConsumer(QueueConsumer):
     """nameko's queue consumer for event handlers (a connection of their own).
 

@@ -8,7 +8,7 @@ import eventlet
 
 from services.common import password_checks
 from services.common.config import service_setting
-from services.common.consumer import consumes
+from services.common.consumer import consumer_of
 from services.common.errors import BanchengError
 from services.common.outbox import OutboxRelay
 from services.common.rpc import ServiceRpc, rpc
@@ -24,13 +24,11 @@ SCHEMA = store.SCHEMA
 
 def _follower(event_type: str):
     """The consumer of coordination's ``event_type``: each keeps the case lists the same way."""
-
-    @consumes("coordination", event_type)
-    def follow(self, event: dict) -> bool:
-        return handlers.follow_coordination(self.uow, event)
-
-    follow.__name__ = f"on_{event_type}"
-    return follow
+    return consumer_of(
+        "coordination",
+        event_type,
+        lambda service, event: handlers.follow_coordination(service.uow, event),
+    )
 
 
 def credentials(config: dict) -> logins.Credentials:

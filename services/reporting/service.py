@@ -1,7 +1,7 @@
 """Reporting: read models from everyone's events, the monthly summary, Prometheus (entrypoints
 only; the use cases are in ``handlers``)."""
 
-from services.common.consumer import consumes
+from services.common.consumer import consumer_of
 from services.common.errors import BanchengError
 from services.common.outbox import OutboxRelay
 from services.common.rpc import rpc
@@ -15,13 +15,9 @@ SCHEMA = store.SCHEMA
 
 def _projector(source: str, event_type: str):
     """The consumer of ``source``'s ``event_type``: every one projects the same way."""
-
-    @consumes(source, event_type)
-    def handle(self, event: dict) -> bool:
-        return handlers.project_event(self.uow, event)
-
-    handle.__name__ = f"on_{event_type}"
-    return handle
+    return consumer_of(
+        source, event_type, lambda service, event: handlers.project_event(service.uow, event)
+    )
 
 
 def _plain(row: dict) -> dict:
