@@ -1,4 +1,5 @@
-"""Operator commands: ``python -m services.cli migrate | seed DIR | reencrypt | dead-letters ...``."""
+"""Operator commands: ``python -m services.cli migrate | seed DIR | reencrypt | dead-letters ... |
+open311-keys ...``."""
 
 import argparse
 import logging
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo
 from services.common import event_queues, secrets
 from services.common.config import load_config, service_setting
 from services.common.migrations import migrate_all
+from services.common.postgres import set_login_passwords
 
 
 def main(argv=None) -> int:
@@ -26,6 +28,7 @@ def main(argv=None) -> int:
     )
     reencrypt.add_argument("--batch-size", type=int, default=500, help="cases per transaction")
     _dead_letter_commands(commands)
+    _open311_key_commands(commands)
     args = parser.parse_args(argv)
     # pika warns of every channel the broker closes, and probing for a queue closes one;
     # the services' modules (read for their event queues) import eventlet, which warns too
@@ -37,10 +40,18 @@ def main(argv=None) -> int:
     if args.command == "migrate":
         for schema, applied in migrate_all(database_url).items():
             print(f"{schema}: {', '.join(applied) if applied else 'up to date'}")
+        try:
+            roles = set_login_passwords(database_url, config)
+        except secrets.DevelopmentSecretError as error:
+            print(error, file=sys.stderr)
+            return 2
+        print(f"login roles: {', '.join(roles)} (passwords from DB_PASSWORD_<SERVICE>)")
         queues = [
             q for cls in event_queues.consuming_services() for q in event_queues.event_queues(cls)
         ]
         for line in event_queues.migrate(config["AMQP_URI"], config, queues):
+            print(line)
+        for line in event_queues.migrate_rpc_queues(config["AMQP_URI"], config):
             print(line)
     elif args.command == "seed":
         from services.intake.seed import load_seed
@@ -56,6 +67,8 @@ def main(argv=None) -> int:
         return _reencrypt(config, database_url, args.batch_size)
     elif args.command == "dead-letters":
         return _dead_letters(args, config)
+    elif args.command == "open311-keys":
+        return _open311_keys(args, database_url)
     return 0
 
 
@@ -73,6 +86,57 @@ def _reencrypt(config: dict, database_url: str, batch_size: int) -> int:
         return 2
     for line in reencrypt_id_numbers(database_url, cipher, batch_size).lines():
         print(line)
+    return 0
+
+
+# -- Open311 API keys (services.intake.open311_keys) ----------------------------------------
+
+
+def _open311_key_commands(commands) -> None:
+    keys = commands.add_parser("open311-keys", help="the integrating systems' Open311 API keys")
+    actions = keys.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="a new key for a system (printed once, stored hashed)")
+    add.add_argument("system_name", help="the integrating system, e.g. 南京12345平台")
+    add.add_argument(
+        "--sites",
+        help="comma-separated site codes (jurisdiction_id) it may file for; default: every site",
+    )
+    actions.add_parser("list", help="every key: id, system, sites, requests filed, revoked")
+    revoke = actions.add_parser("revoke", help="refuse a key from now on")
+    revoke.add_argument("id", type=int)
+
+
+def _open311_keys(args, database_url: str) -> int:
+    from services.common.errors import InvalidField
+    from services.intake import open311_keys
+
+    migrate_all(database_url)
+    if args.action == "add":
+        sites = [code.strip() for code in args.sites.split(",")] if args.sites else None
+        try:
+            row, key = open311_keys.add_key(database_url, args.system_name, sites)
+        except InvalidField as error:
+            print(error.message, file=sys.stderr)
+            return 64
+        print(f"id {row['id']}: {row['system_name']} ({', '.join(row['jurisdictions'])})")
+        print(f"api_key: {key}")
+        print("(shown only now: intake keeps its hash)")
+    elif args.action == "list":
+        rows = open311_keys.list_keys(database_url)
+        print("id\tsystem\tkey\tsites\trequests\tcreated\trevoked")
+        for row in rows:
+            revoked = row["revoked_at"].isoformat() if row["revoked_at"] else "-"
+            print(
+                f"{row['id']}\t{row['system_name']}\t{row['key_hint']}…\t"
+                f"{','.join(row['jurisdictions'])}\t{row['requests']}\t"
+                f"{row['created_at'].isoformat()}\t{revoked}"
+            )
+    else:
+        row = open311_keys.revoke_key(database_url, args.id)
+        if row is None:
+            print(f"no Open311 key with id {args.id}", file=sys.stderr)
+            return 1
+        print(f"revoked {row['id']} ({row['system_name']}) at {row['revoked_at'].isoformat()}")
     return 0
 
 

@@ -21,7 +21,7 @@ from datetime import datetime
 import pika
 import pika.exceptions
 
-from services.common.event_queues import EventQueue, dead_letter_queue
+from services.common.event_queues import EventQueue, dead_letter_queue, pika_parameters
 from services.common.event_schemas import problem
 
 DEFAULT_LIST_LIMIT = 1000
@@ -96,7 +96,7 @@ def list_dead_letters(
 ) -> list[DeadLetter]:
     """The dead letters waiting for each of ``services`` (at most ``limit`` per service)."""
     letters = []
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    connection = pika.BlockingConnection(pika_parameters(amqp_uri))
     try:
         for service in services:
             channel = _dead_letter_channel(connection, service)
@@ -121,7 +121,7 @@ def republish(
     the broker confirmed its copy.
     """
     sent = []
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    connection = pika.BlockingConnection(pika_parameters(amqp_uri))
     try:
         for service in services:
             channel = _dead_letter_channel(connection, service)

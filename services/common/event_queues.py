@@ -18,6 +18,17 @@ deletes it. It also rebuilds a quorum queue whose arguments changed (a new deliv
 Neither loses a message: the new queue is bound before the old one is unbound, and a
 message leaves the old queue only after the broker confirmed its copy. A message may be
 copied twice if a migration is interrupted; consumers dedupe on the event id.
+
+The RPC queues ``rpc-<service>`` are quorum queues too (:data:`RPC_QUEUE_ARGUMENTS`, declared by
+:class:`services.common.rpc.QuorumRpcConsumer`), so a request waits on the district cluster's
+surviving nodes when one stops; reply queues (``rpc.reply-*``, auto-delete) stay classic.
+Unlike event queues they keep nameko's name: a request is transient and expires with its
+caller's deadline (quorum queues honour per-message TTL since RabbitMQ 3.10), so there is
+nothing worth moving. :func:`migrate_rpc_queues` (also run by ``python -m services.cli
+migrate``) deletes a classic ``rpc-*`` queue left by an earlier version — it would make the
+quorum redeclare fail with PRECONDITION_FAILED — when no consumer reads it, and declares the
+quorum queue in its place. A request still waiting in the classic queue is dropped with it:
+its caller gets its 503 at the deadline, as it would have had with no service running.
 """
 
 import importlib
@@ -30,6 +41,9 @@ import pika.exceptions
 from services.common.config import service_setting
 
 DEAD_LETTER_EXCHANGE = "bancheng.dead-letters"
+# nameko's RPC exchange (RPC_EXCHANGE in the config) and its service queues, made quorum
+DEFAULT_RPC_EXCHANGE = "nameko-rpc"
+RPC_QUEUE_ARGUMENTS = {"x-queue-type": "quorum"}
 DEAD_LETTER_QUEUE_ARGUMENTS = {"x-queue-type": "quorum"}
 DEFAULT_DELIVERY_LIMIT = 30
 QUORUM_SUFFIX = ".quorum"
@@ -42,6 +56,9 @@ CONSUMING_SERVICES = {
     "reporting": "services.reporting.service:ReportingService",
 }
 
+# every service with an RPC queue: the consumers, and the gateway (its health RPC)
+RPC_SERVICES = (*CONSUMING_SERVICES, "gateway")
+
 
 def delivery_limit(config: dict) -> int:
     """How many times a message may be returned before it is dead-lettered.
@@ -50,6 +67,15 @@ def delivery_limit(config: dict) -> int:
     rides out a database or broker outage of half a minute without dead-lettering good events.
     """
     return int(service_setting(config, "EVENT_DELIVERY_LIMIT", DEFAULT_DELIVERY_LIMIT))
+
+
+def rpc_queue(service: str) -> str:
+    """nameko's name for the queue of ``service``'s RPC requests."""
+    return f"rpc-{service}"
+
+
+def rpc_exchange(config: dict) -> str:
+    return config.get("RPC_EXCHANGE", DEFAULT_RPC_EXCHANGE)
 
 
 def dead_letter_queue(service: str) -> str:
@@ -134,7 +160,7 @@ def migrate(amqp_uri: str, config: dict, queues: list[EventQueue]) -> list[str]:
     limit = delivery_limit(config)
     exchange_auto_delete = bool(config.get("AUTO_DELETE_EVENT_EXCHANGES"))
     report = []
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    connection = pika.BlockingConnection(pika_parameters(amqp_uri))
     try:
         channel = connection.channel()
         channel.confirm_delivery()
@@ -160,6 +186,56 @@ def migrate(amqp_uri: str, config: dict, queues: list[EventQueue]) -> list[str]:
         if connection.is_open:
             connection.close()
     return report
+
+
+def migrate_rpc_queues(amqp_uri: str, config: dict, services=RPC_SERVICES) -> list[str]:
+    """Declare each service's RPC queue as a quorum queue, bound as nameko binds it, replacing
+    a classic one of an earlier version (see the module docstring). Idempotent; changes nothing
+    while a process of the earlier version still reads a classic one (RuntimeError)."""
+    report = []
+    connection = pika.BlockingConnection(pika_parameters(amqp_uri))
+    try:
+        classic = {}
+        for service in services:
+            name = rpc_queue(service)
+            if not _declare(connection, name, RPC_QUEUE_ARGUMENTS):
+                classic[name] = connection.channel().queue_declare(name, passive=True).method
+        busy = {
+            name: state.consumer_count for name, state in classic.items() if state.consumer_count
+        }
+        if busy:
+            raise RuntimeError(
+                f"classic queue(s) still read by an earlier version: {busy}; "
+                "stop the services, then migrate again"
+            )
+        channel = connection.channel()
+        exchange = rpc_exchange(config)
+        channel.exchange_declare(exchange, "topic", durable=True)
+        for service in services:
+            name = rpc_queue(service)
+            if name in classic:
+                channel.queue_delete(name)
+                channel.queue_declare(name, durable=True, arguments=RPC_QUEUE_ARGUMENTS)
+                report.append(
+                    f"queues: re-created {name} as a quorum queue "
+                    f"({classic[name].message_count} expiring requests dropped)"
+                )
+            channel.queue_bind(name, exchange, routing_key=f"{service}.*")
+        report.append(f"queues: {len(services)} quorum RPC queues")
+    finally:
+        if connection.is_open:
+            connection.close()
+    return report
+
+
+def amqp_uris(amqp_uri: str) -> list[str]:
+    """The node URIs of an ``AMQP_URI`` (kombu's failover form: several, separated by ``;``)."""
+    return [uri.strip() for uri in amqp_uri.split(";") if uri.strip()]
+
+
+def pika_parameters(amqp_uri: str) -> list:
+    """pika's connection parameters for every node of ``amqp_uri``, tried in turn."""
+    return [pika.URLParameters(uri) for uri in amqp_uris(amqp_uri)]
 
 
 def declare_dead_letter_queue(channel, service: str) -> None:

@@ -35,14 +35,15 @@ import eventlet
 import kombu.exceptions
 import psycopg
 import psycopg_pool
+from kombu import Queue
 from nameko.amqp.publish import UndeliverableMessage
 from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import UnknownService, deserialize_to_instance
-from nameko.rpc import MethodProxy, Rpc, RpcProxy, ServiceProxy
+from nameko.rpc import MethodProxy, Rpc, RpcConsumer, RpcProxy, ServiceProxy
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 from prometheus_client import Counter
 
-from services.common import signing
+from services.common import event_queues, signing
 from services.common.config import service_setting
 from services.common.errors import (
     ERRORS_BY_NAME,
@@ -87,8 +88,31 @@ for _error_class in ERRORS_BY_NAME.values():
     deserialize_to_instance(_error_class)
 
 
+class QuorumRpcConsumer(RpcConsumer):
+    """nameko's RPC consumer reading ``rpc-<service>`` as a durable quorum queue (replicated on
+    the district cluster's nodes), not a classic one; the reply queues stay classic
+    (:mod:`services.common.event_queues` says how an old classic queue is replaced)."""
+
+    def setup(self):
+        if self.queue is None:
+            super().setup()
+            # nameko's classic queue is replaced before anything declares it: the queue
+            # consumer reads self.queue only when it connects
+            self.queue = Queue(
+                self.queue.name,
+                exchange=self.queue.exchange,
+                routing_key=self.queue.routing_key,
+                durable=True,
+                auto_delete=False,
+                exclusive=False,
+                queue_arguments=dict(event_queues.RPC_QUEUE_ARGUMENTS),
+            )
+
+
 class Rpc(Rpc):
     """nameko's RPC entrypoint; see the module docstring for what it changes."""
+
+    rpc_consumer = QuorumRpcConsumer()
 
     def setup(self):
         super().setup()
