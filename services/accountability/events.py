@@ -24,6 +24,7 @@ CONSUMED = {
     ("coordination", "case_classified"): "classification",
     ("coordination", "case_state_changed"): "state_change",
     ("coordination", "explanation_given"): "explanation",
+    ("coordination", "refusal_reviewed"): "refusal_review",
     ("coordination", "measure_added"): "measure",
     ("coordination", "measure_response_recorded"): "measure_response",
     ("coordination", "deadline_paused"): "deadline_paused",

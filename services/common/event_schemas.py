@@ -105,6 +105,7 @@ EVENT_DATA: dict[tuple[str, str], dict[str, Kind]] = {
     ("coordination", "case_classified"): {**CASE, "type": CASE_TYPE},
     ("coordination", "case_state_changed"): {**CASE, "to_state": TEXT},
     ("coordination", "explanation_given"): CASE,
+    ("coordination", "refusal_reviewed"): {**CASE, "refusal_id": IDENTIFIER, "result": TEXT},
     ("coordination", "measure_added"): {**CASE, "measure_id": IDENTIFIER},
     ("coordination", "measure_response_recorded"): {**CASE, "measure_id": IDENTIFIER},
     ("coordination", "deadline_set"): {**DEADLINE, "kind": TEXT, "due_at": TIME},

@@ -37,6 +37,7 @@ CHANNEL_LABELS = _table(
         "rating": "好差评",
         "hotline": "监督投诉电话",
         "comment_book": "意见留言簿",
+        "open311": "12345/Open311 接入",
     }
 )
 APPLICANT_KIND_LABELS = _table({"person": "个人", "enterprise": "企业"})
@@ -87,12 +88,35 @@ ROLE_LABELS = _table(
 FINDING_STATUS_LABELS = _table({"confirmed": "已认定", "overturned": "已撤销"})
 APPEAL_STATUS_LABELS = _table({"pending": "待决定", "upheld": "申诉成立", "rejected": "申诉驳回"})
 OUTCOME_LABELS = _table({"done": "办成", "explained": "已解释说明", "not_done": "未办成"})
+# the approval bureau's review of a `cannot` answer (否定答复); None: not reviewed yet
+REVIEW_RESULT_LABELS = _table({"upheld": "维持", "sent_back": "退回重新说明"})
 # 好差评 levels (DESIGN §8: 5 非常满意 … 1 非常不满意)
 RATING_LEVEL_LABELS = _table(
     {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 )
 # a deadline's stage (coordination's policies: ``<type>_<stage>``)
 STAGE_LABELS = _table({"reply": "答复期限", "resolution": "办结期限"})
+# the 差评 loop (好差评: 核实、整改、反馈、回访; services/coordination/bad_ratings.py)
+BAD_RATING_STATE_LABELS = _table(
+    {
+        "awaiting_verification": "待核实",
+        "appealed": "申诉待决定",
+        "not_genuine": "核实不属实",
+        "rectifying": "整改中",
+        "awaiting_answer": "待反馈评价人",
+        "awaiting_return_visit": "待回访",
+        "awaiting_re_rating": "已回访，可再评价",
+        "completed": "已完成",
+    }
+)
+BAD_RATING_FINDING_LABELS = _table(
+    {
+        "genuine": "差评属实",
+        "malicious": "恶意差评",
+        "mistaken": "误评",
+        "unrelated": "与政务服务无关",
+    }
+)
 # the services, as the timeline names who wrote an entry
 SERVICE_LABELS = _table(
     {

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 
 from services.common import fields, vocabulary
 from services.common.auth import visible_site
-from services.common.errors import Conflict, Forbidden, InvalidField
+from services.common.errors import Conflict, Forbidden, InvalidField, NotFound
 from services.common.workdays import WorkingCalendar
 
 TYPES = ("cannot", "hard", "refused", "pending")
@@ -41,6 +41,7 @@ ACTION_LABELS = {
     "close": "关闭",
     "archive": "归档",
     "reopen": "重新打开",
+    "send_back": "退回重新说明",
     "explain": "说明政策依据",
     "measure": "采取协调措施",
     "meeting": "召开联席会议",
@@ -120,6 +121,11 @@ def check_work(case: CaseFacts, kind: str, required_type: str) -> str | None:
 
     Returns the state the case moves to (``in_progress`` on its first piece of work), or None.
     """
+    if kind == "explain" and case.explained:
+        raise Conflict(
+            f"事项 {case.case_no} 已说明依据；区行政审批局退回后才能重新说明",
+            code="already_explained",
+        )
     if case.case_type != required_type:
         current = TYPE_LABELS.get(case.case_type, "未分类")
         raise Conflict(
@@ -199,7 +205,7 @@ def allowed_actions(case: CaseFacts) -> list[str]:
 
     allowed = {
         "classify": permits(next_state, "classify"),
-        "explain": permits(check_work, "explain", "cannot") and not case.explained,
+        "explain": permits(check_work, "explain", "cannot"),
         "measure": permits(check_work, "measure", "hard"),
         "measure_response": case.measures > 0 and case.state in WORKING_STATES,
         "reply": permits(next_state, "reply"),
@@ -644,3 +650,93 @@ def meeting_view(meeting: Mapping, deadlines_by_case: Mapping[str, list[Mapping]
         if d["meeting_id"] == meeting["id"]
     ]
     return view
+
+
+# --------------------------------------------------------------------------- 否定答复 (refusals)
+# Every `cannot` answer is reported upward: the approval bureau reviews each one, and a month of
+# them is counted by department and by matter.
+
+REVIEW_RESULTS = ("upheld", "sent_back")
+REVIEW_LABELS = vocabulary.REVIEW_RESULT_LABELS
+MAX_REPORT_REFUSALS = 10000  # one month's answers in one report (a district gives far fewer)
+
+
+def check_refusal_review(payload: dict) -> dict:
+    """The bureau's review: ``upheld``, or ``sent_back`` with the reason the officer reads."""
+    result = payload.get("result")
+    if result not in REVIEW_RESULTS:
+        raise InvalidField("审核结果应为 upheld（维持）或 sent_back（退回）", "result")
+    reason = text(payload, "reason", "退回理由", required=result == "sent_back")
+    return {"result": result, "reason": reason}
+
+
+def check_reviewable(case_no: str, refusal: Mapping | None) -> None:
+    """Only a case's latest `cannot` answer is reviewed, once (404 without one, 409 after)."""
+    if refusal is None:
+        raise NotFound(f"事项 {case_no} 没有“不能办”答复", "case_no")
+    if refusal["review_result"] is not None:
+        result = REVIEW_LABELS[refusal["review_result"]]
+        raise Conflict(
+            f"事项 {case_no} 的“不能办”答复已审核（{result}），待重新说明后才能再审",
+            code="already_reviewed",
+        )
+
+
+# the states a case whose answer the bureau sends back is taken up again from (not an action
+# on the case page: the review is the bureau's, on the refusals page)
+SENT_BACK_FROM = frozenset({"replied", "resolved", "closed", "archived"})
+
+
+def sent_back_state(case: CaseFacts) -> str | None:
+    """Where a case goes when its answer is sent back: a replied, resolved, closed or archived
+    case is taken up again (``in_progress``); one still in progress stays there (None). Either
+    way its explanation is withdrawn, so the officer must explain again."""
+    if case.state == "in_progress":
+        return None
+    if case.state not in SENT_BACK_FROM:
+        raise Conflict(
+            f"事项 {case.case_no} 当前状态为“{STATE_LABELS.get(case.state, case.state)}”，"
+            f"不能{ACTION_LABELS['send_back']}",
+            code="invalid_transition",
+        )
+    return "in_progress"
+
+
+def month_range(month, tz) -> tuple[datetime, datetime]:
+    """``YYYY-MM`` as the first moment of that month and of the next, in ``tz``."""
+    try:
+        if not isinstance(month, str) or len(month) != 7:
+            raise ValueError(month)
+        first = date.fromisoformat(f"{month}-01")
+    except ValueError:
+        raise InvalidField("月份格式应为 YYYY-MM，例如 2026-03", "month") from None
+    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return (
+        datetime.combine(first, datetime.min.time(), tzinfo=tz),
+        datetime.combine(following, datetime.min.time(), tzinfo=tz),
+    )
+
+
+def _tally(items: list[Mapping]) -> dict:
+    counts = {"count": len(items), "upheld": 0, "sent_back": 0, "unreviewed": 0}
+    for item in items:
+        counts[item["review_result"] or "unreviewed"] += 1
+    return counts
+
+
+def refusal_counts(items: list[Mapping]) -> dict:
+    """A month's answers counted in total, by department and by matter (most first): each
+    count split into upheld, sent back and not yet reviewed, so every table adds up."""
+
+    def grouped(key: str) -> list[dict]:
+        groups: dict[str, list[Mapping]] = {}
+        for item in items:
+            groups.setdefault(item[key], []).append(item)
+        rows = [{key: code, **_tally(members)} for code, members in groups.items()]
+        return sorted(rows, key=lambda row: (-row["count"], row[key]))
+
+    return {
+        "totals": _tally(items),
+        "by_department": grouped("department"),
+        "by_matter": grouped("matter"),
+    }

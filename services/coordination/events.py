@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from services.common.decisions import Decision
+from services.common.vocabulary import BAD_RATING_FINDING_LABELS, RATING_LEVEL_LABELS
 from services.coordination.domain import STATE_LABELS, TYPE_LABELS
 
 
@@ -131,6 +132,41 @@ def explanation_given(case: Mapping, explanation: dict, actor: Mapping, at: date
         at,
         case=case,
         timeline=Note("explained", text, explanation),
+    )
+
+
+def refusal_reviewed(
+    case: Mapping, refusal: Mapping, review: dict, actor: Mapping, at: datetime
+) -> Decision:
+    """The approval bureau's review of a `cannot` answer (upheld, or sent back with a reason:
+    the officer explains again). Audited by accountability like every decision."""
+    if review["result"] == "upheld":
+        text = "区行政审批局审核“不能办”答复：维持" + (
+            f"（{review['reason']}）" if review["reason"] else ""
+        )
+    else:
+        text = f"区行政审批局审核“不能办”答复：退回重新说明。理由：{review['reason']}"
+    return _decided(
+        "refusal_reviewed",
+        {
+            "case_no": case["case_no"],
+            "refusal_id": refusal["id"],
+            "result": review["result"],
+            "reason": review["reason"],
+            "explained_at": _iso(refusal["explained_at"]),
+            "site": case["site"],
+            "department": case["department"],
+            "matter": case["matter"],
+            "actor_role": actor.get("role"),
+        },
+        actor,
+        at,
+        case=case,
+        timeline=Note(
+            "refusal_reviewed",
+            text,
+            {"refusal_id": refusal["id"], "result": review["result"], "reason": review["reason"]},
+        ),
     )
 
 
@@ -456,3 +492,134 @@ def case_opened_note() -> Note:
 
 def return_visit_note() -> Note:
     return Note("return_visit", "已回访，可关闭")
+
+
+# --------------------------------------------------------------------------- the 差评 loop
+# Each step of a bad rating's loop (services/coordination/bad_ratings.py) is announced with the
+# case's site and the rating's facts reporting counts; accountability audits them.
+
+
+def _loop_step(event_type: str, case: Mapping, loop: Mapping, data: dict, actor, at, text: str):
+    return _decided(
+        event_type,
+        {
+            "case_no": case["case_no"],
+            "site": case["site"],
+            "department": case["department"],
+            "rated_staff": loop["rated_staff"],
+            "rating_level": loop["rating_level"],
+            **data,
+        },
+        actor,
+        at,
+        case=case,
+        timeline=Note(event_type, text, data),
+    )
+
+
+def bad_rating_verified(
+    case: Mapping, loop: Mapping, verification: dict, due_at, actor: Mapping, at: datetime
+) -> Decision:
+    """核实: the bad rating is genuine (its rectification period starts) or not, and why."""
+    finding = verification["finding"]
+    label = BAD_RATING_FINDING_LABELS[finding]
+    text = f"差评核实：{label}。{verification['reason']}" + (
+        f"（整改期限 {due_at.isoformat()}）" if due_at else ""
+    )
+    return _loop_step(
+        "bad_rating_verified",
+        case,
+        loop,
+        {
+            "finding": finding,
+            "genuine": finding == "genuine",
+            "reason": verification["reason"],
+            "rectification_due_at": _iso(due_at),
+        },
+        actor,
+        at,
+        text,
+    )
+
+
+def bad_rating_appealed(
+    case: Mapping, loop: Mapping, reason: str, actor: Mapping, at: datetime
+) -> Decision:
+    """申诉: the rated staff member contests the verification (a supervisor decides)."""
+    return _loop_step(
+        "bad_rating_appealed",
+        case,
+        loop,
+        {"reason": reason},
+        actor,
+        at,
+        f"被评价人对核实结果提出申诉：{reason}",
+    )
+
+
+def bad_rating_appeal_decided(
+    case: Mapping, loop: Mapping, upheld: bool, reason: str, actor: Mapping, at: datetime
+) -> Decision:
+    """A supervisor's decision: upheld (the 差评 is not counted, no rectification) or rejected."""
+    outcome = "申诉成立，差评不予认定" if upheld else "申诉驳回，继续整改"
+    return _loop_step(
+        "bad_rating_appeal_decided",
+        case,
+        loop,
+        {"upheld": upheld, "reason": reason},
+        actor,
+        at,
+        f"差评申诉决定：{outcome}。{reason}",
+    )
+
+
+def bad_rating_rectified(
+    case: Mapping, loop: Mapping, rectification: dict, actor: Mapping, at: datetime
+) -> Decision:
+    """整改: the measures taken, and whether they came within the rectification period."""
+    timing = {True: "按期", False: "超期", None: "无期限"}[rectification["on_time"]]
+    return _loop_step(
+        "bad_rating_rectified",
+        case,
+        loop,
+        {
+            "measures": rectification["measures"],
+            "due_at": rectification["due_at"],
+            "on_time": rectification["on_time"],
+        },
+        actor,
+        at,
+        f"差评整改（{timing}）：{rectification['measures']}",
+    )
+
+
+def bad_rating_answered(
+    case: Mapping, loop: Mapping, summary: str, actor: Mapping, at: datetime
+) -> Decision:
+    """反馈: what the rater was told."""
+    return _loop_step(
+        "bad_rating_answered",
+        case,
+        loop,
+        {"summary": summary},
+        actor,
+        at,
+        f"已向评价人反馈：{summary}",
+    )
+
+
+def bad_rating_re_rated(
+    case: Mapping, loop: Mapping, re_rating: dict, actor: Mapping, at: datetime
+) -> Decision:
+    """再评价: the rater's new level (1–5) after the loop; ``improved`` against the first."""
+    level = re_rating["level"]
+    return _loop_step(
+        "bad_rating_re_rated",
+        case,
+        loop,
+        {"level": level, "improved": re_rating["improved"], "text": re_rating["text"]},
+        actor,
+        at,
+        f"评价人再评价：{RATING_LEVEL_LABELS[level]}（{level}级）"
+        + (f"：{re_rating['text']}" if re_rating["text"] else ""),
+    )

@@ -74,6 +74,7 @@ def explain(uow, case_no: str, payload: dict, actor: dict) -> dict:
         _start_work(uow, case, "explain", "cannot", actor, now)
         stored = {**explanation, "actor": actor["id"], "at": now.isoformat()}
         uow.store.save_explanation(case_no, stored)
+        uow.store.add_refusal(case, explanation, actor["id"], now)  # reported upward (否定答复)
         uow.record(events.explanation_given(case, explanation, actor, now))
         return _summary(uow, case_no)
 
@@ -369,7 +370,8 @@ def case_timeline(uow, case_no: str) -> list[dict]:
 
 
 def refusals(uow, filters: dict) -> list[dict]:
-    """Every `cannot` answer with its basis, newest first (reported upward)."""
+    """Each case's latest `cannot` answer with its basis and the bureau's review, by case
+    number, newest first (reported upward; the monthly report is ``refusal_review.report``)."""
     with uow.begin():
         page = _page(filters, by_case_no=True)
         return uow.store.refusals(

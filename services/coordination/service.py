@@ -12,7 +12,7 @@ from services.common.outbox import OutboxRelay
 from services.common.rpc import ServiceRpc, rpc
 from services.common.unit_of_work import UnitOfWorkProvider
 from services.common.web import EntrypointMetrics, Observable
-from services.coordination import handlers, handover, store
+from services.coordination import handlers, handover, refusal_review, store
 from services.coordination.clock import Calendar, DeadlineRules
 
 SCHEMA = store.SCHEMA
@@ -80,6 +80,7 @@ class CoordinationService(Observable):
     close = _case_step(handlers.close)
     archive = _case_step(handlers.archive)
     reopen = _case_step(handlers.reopen, rules=True)
+    review_refusal = _case_step(refusal_review.review, rules=True)
     pause_deadline = _deadline_step(handlers.pause_deadline)
     resume_deadline = _deadline_step(handlers.resume_deadline, rules=True)
 
@@ -118,6 +119,10 @@ class CoordinationService(Observable):
     @rpc(expected_exceptions=BanchengError)
     def refusals(self, filters: dict) -> list[dict]:
         return handlers.refusals(self.uow, filters)
+
+    @rpc(expected_exceptions=BanchengError)
+    def refusal_report(self, month: str, filters: dict) -> dict:
+        return refusal_review.report(self.uow, self.rules, month, filters)
 
     @rpc
     def case_deadlines(self, case_no: str) -> list[dict]:

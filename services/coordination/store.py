@@ -35,7 +35,14 @@ def open_case(cur, data: dict) -> bool:
             "requires_return_visit": bool(data.get("requires_return_visit", False)),
         },
     )
-    return cur.rowcount == 1
+    opened = cur.rowcount == 1
+    if opened and data["channel"] == "rating":  # a bad rating's case enters the 差评 loop
+        cur.execute(
+            "INSERT INTO coordination.bad_ratings (case_no, rating_level, rated_staff) "
+            "VALUES (%s, %s, %s)",
+            (data["case_no"], data.get("rating_level"), data.get("rated_staff")),
+        )
+    return opened
 
 
 def record_return_visit(cur, case_no: str, at) -> bool:
@@ -121,20 +128,79 @@ def save_resolution(cur, case_no: str, resolution: dict | None) -> None:
     )
 
 
-def refusals(cur, *, site=None, department=None, limit=50, cursor=None) -> list[dict]:
-    """Every `cannot` answer with its legal or policy basis, newest first (reported upward)."""
+REFUSAL_COLUMNS = (
+    "r.id, r.case_no, r.site_code AS site, r.matter_code AS matter, "
+    "r.department_code AS department, r.legal_basis, r.explanation, r.missing_key_materials, "
+    "r.explained_by, r.explained_at, r.review_result, r.review_reason, r.reviewed_by, "
+    "r.reviewed_at"
+)
+
+
+def add_refusal(cur, case: dict, explanation: dict, actor: str, at) -> dict:
+    """Keep a `cannot` answer as it was given (the report lists every one, reviewed or not)."""
     cur.execute(
-        "SELECT case_no, site_code AS site, matter_code AS matter, department_code AS department, "
-        "classification_reason AS reason, explanation->>'legal_basis' AS legal_basis, "
-        "explanation->>'explanation' AS explanation, "
-        "explanation->'missing_key_materials' AS missing_key_materials, "
-        "explanation->>'actor' AS explained_by, explanation->>'at' AS explained_at, state "
-        "FROM coordination.cases WHERE case_type = 'cannot' AND explanation IS NOT NULL "
-        "AND (%(site)s::text IS NULL OR site_code = %(site)s) "
-        "AND (%(department)s::text IS NULL OR department_code = %(department)s) "
-        "AND (%(cursor)s::text IS NULL OR case_no < %(cursor)s) "
-        "ORDER BY case_no DESC LIMIT %(limit)s",
+        "INSERT INTO coordination.refusals (case_no, site_code, matter_code, department_code, "
+        "legal_basis, explanation, missing_key_materials, explained_by, explained_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (
+            case["case_no"],
+            case["site"],
+            case["matter"],
+            case["department"],
+            explanation["legal_basis"],
+            explanation["explanation"],
+            Jsonb(explanation["missing_key_materials"]),
+            actor,
+            at,
+        ),
+    )
+    return cur.fetchone()
+
+
+def latest_refusal_for_update(cur, case_no: str) -> dict | None:
+    """The case's latest `cannot` answer, locked (the one a review is about)."""
+    cur.execute(
+        f"SELECT {REFUSAL_COLUMNS} FROM coordination.refusals r WHERE r.case_no = %s "
+        "ORDER BY r.id DESC LIMIT 1 FOR UPDATE",
+        (case_no,),
+    )
+    return cur.fetchone()
+
+
+def save_refusal_review(cur, refusal_id: int, review: dict, actor: str, at) -> None:
+    cur.execute(
+        "UPDATE coordination.refusals SET review_result = %s, review_reason = %s, "
+        "reviewed_by = %s, reviewed_at = %s WHERE id = %s",
+        (review["result"], review["reason"], actor, at, refusal_id),
+    )
+
+
+def refusals(cur, *, site=None, department=None, limit=50, cursor=None) -> list[dict]:
+    """Each case's latest `cannot` answer with its basis and review, by case number, newest
+    first (reported upward)."""
+    cur.execute(
+        f"SELECT DISTINCT ON (r.case_no) {REFUSAL_COLUMNS}, c.classification_reason AS reason, "
+        "c.state FROM coordination.refusals r JOIN coordination.cases c USING (case_no) "
+        "WHERE (%(site)s::text IS NULL OR r.site_code = %(site)s) "
+        "AND (%(department)s::text IS NULL OR r.department_code = %(department)s) "
+        "AND (%(cursor)s::text IS NULL OR r.case_no < %(cursor)s) "
+        "ORDER BY r.case_no DESC, r.id DESC LIMIT %(limit)s",
         {"site": site, "department": department, "cursor": cursor, "limit": limit},
+    )
+    return cur.fetchall()
+
+
+def refusals_given(cur, start, end, *, site=None, department=None, limit: int) -> list[dict]:
+    """Every `cannot` answer given from ``start`` up to ``end``, in the order given (one index
+    range), at most ``limit``."""
+    cur.execute(
+        f"SELECT {REFUSAL_COLUMNS}, c.state FROM coordination.refusals r "
+        "JOIN coordination.cases c USING (case_no) "
+        "WHERE r.explained_at >= %(start)s AND r.explained_at < %(end)s "
+        "AND (%(site)s::text IS NULL OR r.site_code = %(site)s) "
+        "AND (%(department)s::text IS NULL OR r.department_code = %(department)s) "
+        "ORDER BY r.explained_at, r.id LIMIT %(limit)s",
+        {"start": start, "end": end, "site": site, "department": department, "limit": limit},
     )
     return cur.fetchall()
 
@@ -315,7 +381,9 @@ def open_deadlines_for_update(cur, case_no: str, *, stage: str | None = None) ->
 def meet_deadlines(cur, case_no: str, at, *, stage: str | None = None) -> list[dict]:
     cur.execute(
         "UPDATE coordination.deadlines SET met_at = %s WHERE case_no = %s AND met_at IS NULL "
-        "AND kind <> 'assignment' AND (%s::text IS NULL OR stage = %s) "
+        "AND kind <> 'assignment' AND (stage = %s OR %s::text IS NULL "
+        # a bad rating's rectification ends only by its own step, never by the case's resolution
+        "AND stage IS DISTINCT FROM 'rectification') "
         f"RETURNING {DEADLINE_COLUMNS}",
         (at, case_no, stage, stage),
     )
@@ -490,3 +558,47 @@ def practices(cur, *, matter=None, window=None, limit=50, cursor=None) -> list[d
 def case_timeline(cur, case_no: str) -> list[dict]:
     """What coordination wrote on the case's timeline."""
     return timeline.entries(cur, SCHEMA, case_no)
+
+
+# --------------------------------------------------------------------------- the 差评 loop
+
+BAD_RATING_COLUMNS = (
+    "case_no, rating_level, rated_staff, verification, appeal, rectification, answer, "
+    "re_rating, deadline_id"
+)
+BAD_RATING_STEPS = ("verification", "appeal", "rectification", "answer", "re_rating")
+
+
+def bad_rating(cur, case_no: str) -> dict | None:
+    """The case's 差评 loop (None: no bad rating opened the case)."""
+    cur.execute(
+        f"SELECT {BAD_RATING_COLUMNS} FROM coordination.bad_ratings WHERE case_no = %s",
+        (case_no,),
+    )
+    return cur.fetchone()
+
+
+def bad_rating_for_update(cur, case_no: str) -> dict | None:
+    cur.execute(
+        f"SELECT {BAD_RATING_COLUMNS} FROM coordination.bad_ratings WHERE case_no = %s "
+        "FOR UPDATE",
+        (case_no,),
+    )
+    return cur.fetchone()
+
+
+def save_bad_rating_step(cur, case_no: str, step: str, record: dict) -> None:
+    """Keep one step of the loop (``step`` is one of :data:`BAD_RATING_STEPS`)."""
+    if step not in BAD_RATING_STEPS:
+        raise ValueError(f"not a step of the bad-rating loop: {step}")
+    cur.execute(
+        f"UPDATE coordination.bad_ratings SET {step} = %s WHERE case_no = %s",
+        (Jsonb(record), case_no),
+    )
+
+
+def set_bad_rating_deadline(cur, case_no: str, deadline_id: int) -> None:
+    cur.execute(
+        "UPDATE coordination.bad_ratings SET deadline_id = %s WHERE case_no = %s",
+        (deadline_id, case_no),
+    )

@@ -44,6 +44,7 @@ class FakeCoordinationStore:
         self.meeting_rows: dict[int, dict] = {}
         self.deadline_rows: dict[int, dict] = {}
         self.practice_rows: dict[int, dict] = {}
+        self.refusal_rows: dict[int, dict] = {}
         self.timeline: dict[str, list[dict]] = {}
         self.last_id = 0
 
@@ -126,29 +127,70 @@ class FakeCoordinationStore:
     def save_resolution(self, case_no: str, resolution: dict | None) -> None:
         self.cases[case_no]["resolution"] = _json(resolution)
 
+    # -- `cannot` answers (否定答复) --------------------------------------------------------
+
+    def _refusal_view(self, row: dict) -> dict:
+        case = self.cases[row["case_no"]]
+        return {
+            **copy.deepcopy(row),
+            "reason": case["classification_reason"],
+            "state": case["state"],
+        }
+
+    def add_refusal(self, case: dict, explanation: dict, actor: str, at) -> dict:
+        number = self._id()
+        self.refusal_rows[number] = {
+            "id": number,
+            "case_no": case["case_no"],
+            "site": case["site"],
+            "matter": case["matter"],
+            "department": case["department"],
+            "legal_basis": explanation["legal_basis"],
+            "explanation": explanation["explanation"],
+            "missing_key_materials": _json(explanation["missing_key_materials"]),
+            "explained_by": actor,
+            "explained_at": at,
+            "review_result": None,
+            "review_reason": None,
+            "reviewed_by": None,
+            "reviewed_at": None,
+        }
+        return {"id": number}
+
+    def latest_refusal_for_update(self, case_no: str) -> dict | None:
+        rows = [row for row in self.refusal_rows.values() if row["case_no"] == case_no]
+        return copy.deepcopy(max(rows, key=lambda row: row["id"])) if rows else None
+
+    def save_refusal_review(self, refusal_id: int, review: dict, actor: str, at) -> None:
+        self.refusal_rows[refusal_id].update(
+            review_result=review["result"],
+            review_reason=review["reason"],
+            reviewed_by=actor,
+            reviewed_at=at,
+        )
+
     def refusals(self, *, site=None, department=None, limit=50, cursor=None) -> list[dict]:
+        latest: dict[str, dict] = {}
+        for row in sorted(self.refusal_rows.values(), key=lambda row: row["id"]):
+            latest[row["case_no"]] = row
         rows = [
-            {
-                "case_no": c["case_no"],
-                "site": c["site"],
-                "matter": c["matter"],
-                "department": c["department"],
-                "reason": c["classification_reason"],
-                "legal_basis": c["explanation"]["legal_basis"],
-                "explanation": c["explanation"]["explanation"],
-                "missing_key_materials": c["explanation"]["missing_key_materials"],
-                "explained_by": c["explanation"]["actor"],
-                "explained_at": c["explanation"]["at"],
-                "state": c["state"],
-            }
-            for c in self.cases.values()
-            if c["type"] == "cannot"
-            and c["explanation"] is not None
-            and site in (None, c["site"])
-            and department in (None, c["department"])
-            and (cursor is None or c["case_no"] < cursor)
+            self._refusal_view(row)
+            for row in latest.values()
+            if site in (None, row["site"])
+            and department in (None, row["department"])
+            and (cursor is None or row["case_no"] < cursor)
         ]
         return sorted(rows, key=lambda row: row["case_no"], reverse=True)[:limit]
+
+    def refusals_given(self, start, end, *, site=None, department=None, limit: int) -> list[dict]:
+        rows = [
+            self._refusal_view(row)
+            for row in self.refusal_rows.values()
+            if start <= row["explained_at"] < end
+            and site in (None, row["site"])
+            and department in (None, row["department"])
+        ]
+        return sorted(rows, key=lambda row: (row["explained_at"], row["id"]))[:limit]
 
     # -- measures ----------------------------------------------------------------------------
 

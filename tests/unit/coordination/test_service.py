@@ -34,6 +34,8 @@ RPCS = {
     "list_meetings",
     "get_meeting",
     "refusals",
+    "review_refusal",
+    "refusal_report",
     "case_deadlines",
     "deadlines_of_cases",
     "case_summary",
