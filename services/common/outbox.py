@@ -6,6 +6,13 @@ row sent only after the broker confirmed it; a crash in between publishes it aga
 consumers absorb because they record handled event ids. Several instances of a service may
 relay from one table: ``FOR UPDATE SKIP LOCKED`` gives each row to one of them at a time.
 
+Confirms are batched (:class:`BatchPublisher`): a round publishes all its rows on a channel in
+confirm mode, then waits once until the broker has confirmed every one of them (RabbitMQ acks
+by delivery tag, often many at once with ``multiple``), instead of a round trip per event.
+A nack, a lost connection or confirms that do not all come within ``OUTBOX_CONFIRM_SECONDS``
+fail the whole round: its rows stay unsent and go out again in a later round (the consumers
+drop the copies that did arrive).
+
 Every event leaves signed by its source service (:mod:`services.common.signing`): the relay
 puts the Ed25519 signature of the envelope's canonical JSON under
 ``EVENT_SIGNING_KEY_<SERVICE>`` in the ``bancheng-signature`` header, and consumers drop what
@@ -17,8 +24,8 @@ import logging
 import time
 
 import eventlet
+import kombu
 from eventlet.event import Event
-from nameko.amqp.publish import Publisher
 from nameko.constants import PERSISTENT
 from nameko.extensions import SharedExtension
 from nameko.standalone.events import get_event_exchange
@@ -32,6 +39,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
 BACKLOG_COUNT_SECONDS = 1.0
+CONFIRM_SECONDS = 10.0
 
 OUTBOX_BACKLOG = Gauge(
     "bancheng_outbox_backlog", "Events written but not yet confirmed by the broker", ["service"]
@@ -82,6 +90,116 @@ def add_events(cursor, schema: str, events: list[dict]) -> None:
     cursor.wrote_events = True
 
 
+class ConfirmsMissing(Exception):
+    """The broker refused (nacked) a message of the round, or did not confirm all in time."""
+
+
+class Confirms:
+    """Which delivery tags of a confirm-mode channel the broker has not confirmed yet.
+
+    Tags count the channel's publishes from 1; an ack or nack with ``multiple`` covers every
+    tag up to its own. A nacked message was not taken: the round fails."""
+
+    def __init__(self):
+        self.last_tag = 0  # the tag of the channel's latest publish
+        self.confirmed = set()
+        self.confirmed_up_to = 0  # every tag <= this one is confirmed
+        self.nacked = False
+
+    def published(self) -> int:
+        self.last_tag += 1
+        return self.last_tag
+
+    def ack(self, tag: int, multiple: bool = False) -> None:
+        if multiple:
+            self.confirmed_up_to = max(self.confirmed_up_to, tag)
+        else:
+            self.confirmed.add(tag)
+        while self.confirmed_up_to + 1 in self.confirmed:
+            self.confirmed_up_to += 1
+        self.confirmed = {t for t in self.confirmed if t > self.confirmed_up_to}
+
+    def nack(self, tag: int, multiple: bool = False) -> None:
+        self.nacked = True
+
+    def all_confirmed(self) -> bool:
+        return self.confirmed_up_to >= self.last_tag
+
+
+class BatchPublisher:
+    """Publishes rounds of events to one exchange on a channel in confirm mode, waiting once
+    per round for the broker's confirms (see the module docstring).
+
+    The connection is opened on first use and dropped after any failure (the next round opens
+    a new one), so a broker restart costs a failed round, not the relay."""
+
+    def __init__(self, amqp_uri: str, exchange, confirm_seconds: float = CONFIRM_SECONDS):
+        self.amqp_uri = amqp_uri
+        self.exchange = exchange
+        self.confirm_seconds = confirm_seconds
+        self._connection = None
+
+    def _open(self):
+        connection = kombu.Connection(self.amqp_uri, connect_timeout=5)
+        try:
+            connection.connect()
+            channel = connection.channel()
+            self.exchange(channel).declare()
+            channel.confirm_select()
+            confirms = Confirms()
+            channel.events["basic_ack"].add(confirms.ack)
+            channel.events["basic_nack"].add(confirms.nack)
+        except BaseException:
+            connection.release()
+            raise
+        producer = kombu.Producer(channel, exchange=self.exchange, auto_declare=False)
+        self._connection, self._producer, self._confirms = connection, producer, confirms
+
+    def publish_all(self, messages) -> None:
+        """Publish ``(body, routing_key, message_id, headers)`` items, persistent, and return
+        once the broker confirmed all of them; else raise (nothing of the round counts)."""
+        try:
+            if self._connection is None:
+                self._open()
+            confirms = self._confirms
+            for body, routing_key, message_id, headers in messages:
+                self._producer.publish(
+                    body,
+                    routing_key=routing_key,
+                    serializer="json",
+                    delivery_mode=PERSISTENT,
+                    message_id=message_id,
+                    headers=headers,
+                    retry=False,
+                )
+                confirms.published()
+            deadline = time.monotonic() + self.confirm_seconds
+            while not confirms.all_confirmed() and not confirms.nacked:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ConfirmsMissing(
+                        f"the broker confirmed {confirms.confirmed_up_to} of "
+                        f"{confirms.last_tag} messages within {self.confirm_seconds:g} s"
+                    )
+                try:
+                    self._connection.drain_events(timeout=left)
+                except TimeoutError:
+                    continue
+            if confirms.nacked:
+                raise ConfirmsMissing("the broker refused (nacked) a message")
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            try:
+                connection.release()
+            except Exception:  # closing a dead connection
+                pass
+
+
 class OutboxRelay(SharedExtension):
     """Publishes a service's outbox to its nameko event exchange (``<service>.events``)."""
 
@@ -103,12 +221,10 @@ class OutboxRelay(SharedExtension):
         self.exchange = get_event_exchange(self.service_name, config)
         # refused outside demo mode when unset: the service does not start
         self.signing_key = signing.event_signing_key(config, self.service_name)
-        self.publisher = Publisher(
+        self.publisher = BatchPublisher(
             config["AMQP_URI"],
-            use_confirms=True,
-            delivery_mode=PERSISTENT,
-            serializer="json",
-            declare=[self.exchange],
+            self.exchange,
+            float(service_setting(config, "OUTBOX_CONFIRM_SECONDS", CONFIRM_SECONDS)),
         )
 
     def start(self):
@@ -119,10 +235,12 @@ class OutboxRelay(SharedExtension):
         self._running = False
         self.wake()
         self._thread.wait()
+        self.publisher.close()
 
     def kill(self):
         self._running = False
         self.wake()
+        self.publisher.close()
 
     def wake(self):
         """Ask the relay to look at the outbox now (called after a commit that wrote events)."""
@@ -151,7 +269,6 @@ class OutboxRelay(SharedExtension):
                         self.pool.pool,
                         self.schema,
                         self.publisher,
-                        self.exchange,
                         self.service_name,
                         self.signing_key,
                     )
@@ -166,11 +283,10 @@ class OutboxRelay(SharedExtension):
                 eventlet.sleep(min(30.0, 0.5 * 2**failures))
 
 
-def publish_pending(
-    pool, schema: str, publisher, exchange, service_name: str, signing_key=None
-) -> int:
-    """Publish one batch of unsent events, each signed with ``signing_key`` (by default the
-    service's demo key: tests), marking each sent after its confirm.
+def publish_pending(pool, schema: str, publisher, service_name: str, signing_key=None) -> int:
+    """Publish one batch of unsent events through ``publisher`` (a :class:`BatchPublisher`),
+    each signed with ``signing_key`` (by default the service's demo key: tests), and mark them
+    sent once the broker confirmed them all; when it did not, the rows stay unsent.
 
     Returns how many rows it published.
     """
@@ -182,20 +298,23 @@ def publish_pending(
                 "WHERE published_at IS NULL ORDER BY position "
                 f"LIMIT {BATCH_SIZE} FOR UPDATE SKIP LOCKED"
             ).fetchall()
-            for row in rows:
-                publisher.publish(
+            if not rows:
+                return 0
+            publisher.publish_all(
+                (
                     row["payload"],
-                    exchange=exchange,
-                    routing_key=row["event_type"],
-                    message_id=row["payload"]["id"],
-                    headers=signature_headers(signing_key, row["payload"]),
+                    row["event_type"],
+                    row["payload"]["id"],
+                    signature_headers(signing_key, row["payload"]),
                 )
-                OUTBOX_PUBLISHED.labels(service_name, row["event_type"]).inc()
-            if rows:
-                conn.execute(
-                    f"UPDATE {schema}.outbox SET published_at = now() WHERE position = ANY(%s)",
-                    ([row["position"] for row in rows],),
-                )
+                for row in rows
+            )
+            conn.execute(
+                f"UPDATE {schema}.outbox SET published_at = now() WHERE position = ANY(%s)",
+                ([row["position"] for row in rows],),
+            )
+    for row in rows:
+        OUTBOX_PUBLISHED.labels(service_name, row["event_type"]).inc()
     return len(rows)
 
 

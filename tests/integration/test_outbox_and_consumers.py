@@ -12,7 +12,7 @@ from nameko.standalone.events import get_event_exchange
 from services.accountability.service import AccountabilityService
 from services.common.consumer import consumes
 from services.common.events import new_event
-from services.common.outbox import publish_pending, signed_by
+from services.common.outbox import BatchPublisher, ConfirmsMissing, publish_pending, signed_by
 from services.common.postgres import DatabaseProvider
 from services.common.rpc import SignedClusterRpcProxy
 from services.coordination.service import CoordinationService
@@ -103,32 +103,56 @@ def test_registration_reaches_every_consumer_once_even_when_redelivered(service_
             assert timeline_count(db, schema, case_no) == 1, schema
 
 
-def test_relay_keeps_an_event_until_the_broker_confirms_it(service_config, db):
+def _probe_in_outbox(db) -> dict:
     event = new_event("probe", {"n": 1}, source_service="intake", source_site="HALL")
     with db.connection() as conn:
         conn.execute(
             "INSERT INTO intake.outbox (event_id, event_type, payload) VALUES (%s, %s, %s)",
             (event["id"], event["type"], json.dumps(event)),
         )
-    exchange = get_event_exchange("intake", service_config)
-    unreachable = Publisher(
-        "amqp://guest:guest@127.0.0.1:1/", declare=[exchange], retry=False, use_confirms=True
-    )
-    with pytest.raises(OperationalError):
-        publish_pending(db, "intake", unreachable, exchange, "intake")
-    with db.connection() as conn:
-        still = conn.execute(
-            "SELECT published_at FROM intake.outbox WHERE event_id = %s", (event["id"],)
-        ).fetchone()
-    assert still["published_at"] is None, "a failed publish must leave the event to retry"
+    return event
 
-    working = Publisher(service_config["AMQP_URI"], declare=[exchange], use_confirms=True)
-    assert publish_pending(db, "intake", working, exchange, "intake") >= 1
+
+def _published_at(db, event: dict):
     with db.connection() as conn:
-        sent = conn.execute(
+        return conn.execute(
             "SELECT published_at FROM intake.outbox WHERE event_id = %s", (event["id"],)
-        ).fetchone()
-    assert sent["published_at"] is not None
+        ).fetchone()["published_at"]
+
+
+def test_relay_keeps_an_event_until_the_broker_confirms_it(service_config, db):
+    event = _probe_in_outbox(db)
+    exchange = get_event_exchange("intake", service_config)
+    unreachable = BatchPublisher("amqp://guest:guest@127.0.0.1:1/", exchange)
+    with pytest.raises((OperationalError, OSError)):  # refused: kombu's or the socket's
+        publish_pending(db, "intake", unreachable, "intake")
+    assert _published_at(db, event) is None, "a failed publish must leave the event to retry"
+
+    working = BatchPublisher(service_config["AMQP_URI"], exchange)
+    try:
+        assert publish_pending(db, "intake", working, "intake") >= 1
+    finally:
+        working.close()
+    assert _published_at(db, event) is not None
+
+
+def test_a_round_whose_confirms_do_not_come_in_time_is_published_again(service_config, db):
+    """Confirms are awaited once per round: when they do not all come (here: no time at all
+    to wait for them), nothing of the round is marked sent, and the next round sends it."""
+    event = _probe_in_outbox(db)
+    exchange = get_event_exchange("intake", service_config)
+    impatient = BatchPublisher(service_config["AMQP_URI"], exchange, confirm_seconds=0)
+    with pytest.raises(ConfirmsMissing):
+        publish_pending(db, "intake", impatient, "intake")
+    assert _published_at(db, event) is None
+    assert impatient._connection is None  # dropped: the next round starts on a fresh channel
+
+    patient = BatchPublisher(service_config["AMQP_URI"], exchange)
+    try:
+        assert publish_pending(db, "intake", patient, "intake") >= 1
+    finally:
+        patient.close()
+    assert _published_at(db, event) is not None
 
 
 FAILURES = {"left": 1, "deliveries": 0}
