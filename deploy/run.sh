@@ -2,14 +2,15 @@
 # Start one Bancheng service inside its container.
 #
 #   run.sh <gateway|intake|coordination|accountability|reporting>
-#       wait for the broker and the database, migrate, then `nameko run` the service
+#       wait for the broker and the database, then `nameko run` the service (migrated by seed)
 #   run.sh migrate            wait, migrate, exit
 #   run.sh seed [DIR]         wait, migrate, load seed data (default deploy/seed/xuanwu), exit
 #                             (its demo logins only with BANCHENG_DEMO=1)
 #   run.sh reencrypt          wait, migrate, re-encrypt stored ID numbers under the current key
 #
 # Outside demo mode (BANCHENG_DEMO=1) every secret must be set to a value of one's own
-# (TOKEN_SECRET, ID_NUMBER_KEYS or ID_NUMBER_KEY, AUDIT_KEY): a service refuses to start otherwise.
+# (TOKEN_SECRET, ID_NUMBER_KEYS or ID_NUMBER_KEY, AUDIT_KEY, DB_PASSWORD_<SERVICE>, ...): a service
+# refuses to start otherwise.
 #
 # Environment: AMQP_URI, DATABASE_URL (required); WAIT_TIMEOUT seconds (default 60);
 # INSTANCE defaults to <service>@<hostname> so replicas are told apart in logs and metrics.
@@ -100,6 +101,8 @@ esac
 
 export INSTANCE="${INSTANCE:-${service}@$(hostname)}"
 
+# A service does not migrate: it logs in as its own database role (bancheng_<service>) and its
+# own broker user, which may not change the schema or the queues; `run.sh migrate` or `seed`
+# (the owner's DATABASE_URL, the broker administrator's AMQP_URI) runs first.
 wait_for_dependencies
-migrate
 exec nameko run --config "$CONFIG" "$module"

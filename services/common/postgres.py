@@ -11,10 +11,17 @@ from contextlib import contextmanager
 import psycopg
 import psycopg.waiting
 from nameko.extensions import DependencyProvider, SharedExtension
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from services.common.config import service_setting
+from services.common.config import (
+    SERVICE_DATABASES,
+    database_password,
+    database_role,
+    service_database_url,
+    service_setting,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +71,32 @@ def open_pool(
     return pool
 
 
+def set_login_passwords(owner_url: str, config: dict) -> list[str]:
+    """Give each service's login role (made by its migration) its password from the config
+    (:func:`services.common.config.database_password`), as the owner of ``owner_url``.
+
+    The password is hashed here (SCRAM, by libpq) so its clear text never reaches the server
+    or its logs. Returns the roles. Raises
+    :class:`~services.common.secrets.DevelopmentSecretError` when one is missing outside demo.
+    """
+    passwords = {service: database_password(config, service) for service in SERVICE_DATABASES}
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        for service, password in passwords.items():
+            role = database_role(service)
+            hashed = conn.pgconn.encrypt_password(
+                password.encode(), role.encode(), b"scram-sha-256"
+            )
+            conn.execute(
+                sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(hashed.decode())
+                )
+            )
+    return [database_role(service) for service in SERVICE_DATABASES]
+
+
 class PostgresPool(SharedExtension):
-    """The process-wide pool, shared by every dependency of a container."""
+    """The process-wide pool, shared by every dependency of a container. A service logs in as
+    its own role (:func:`services.common.config.service_database_url`), never as the owner."""
 
     def sizes(self, config) -> tuple[int, int]:
         return (
@@ -77,7 +108,7 @@ class PostgresPool(SharedExtension):
         config = self.container.config
         min_size, max_size = self.sizes(config)
         self.pool = open_pool(
-            config["DATABASE_URL"],
+            service_database_url(config, self.container.service_name),
             min_size=min_size,
             max_size=max_size,
             name=self.container.service_name,

@@ -29,6 +29,15 @@ MIN_SECRET_LENGTH = 16
 LEGACY_KEY_ID = "k1"
 KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
+# the services that log in to PostgreSQL as roles of their own (services.common.config)
+DATABASE_SERVICES = ("intake", "coordination", "accountability", "reporting")
+
+
+def demo_database_password(service: str) -> str:
+    """The known password of ``service``'s database role in demo mode (refused outside it)."""
+    return f"demo-db-password-{service}"
+
+
 # Every value this repository (config, compose file, README) has ever shipped for a secret.
 DEVELOPMENT_VALUES = frozenset(
     {
@@ -37,6 +46,7 @@ DEVELOPMENT_VALUES = frozenset(
         "demo-id-number-key-change-me",
         "YmFuY2hlbmctZGV2LW9ubHktaWQtbnVtYmVyLWtleSE=",
         "demo-audit-key-change-me",
+        *(demo_database_password(service) for service in DATABASE_SERVICES),
     }
 )
 # Read through :func:`secret`; the rotatable keys through :func:`id_number_keys` and

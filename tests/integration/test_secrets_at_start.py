@@ -25,6 +25,8 @@ OWN_SECRETS = {
     "AUDIT_KEY": "audit-key-of-our-own-000001",
     "SERVICE_ASSERTION_KEY": "service-assertion-key-of-our-own",
     "EVENT_SIGNING_KEY_INTAKE": "SKZlk3qjtUQvmRxJ47Xg-mmxgKBJvAl0B5fx6gnN5Jg",
+    # intake's database role (trust auth here: the test database accepts any password)
+    "DB_PASSWORD_INTAKE": "db-password-of-our-own-intake",
     # the public keys of the services whose events intake consumes
     "EVENT_PUBLIC_KEYS": ",".join(
         f"{source}:{public_key_text(Ed25519PrivateKey.generate())}" for source in EVENT_SOURCES
@@ -39,6 +41,7 @@ SECRET_SETTINGS = (
     "SERVICE_ASSERTION_KEY",
     "EVENT_SIGNING_KEY_INTAKE",
     "EVENT_PUBLIC_KEYS",
+    "DB_PASSWORD_INTAKE",
 )
 
 
@@ -90,6 +93,11 @@ def nameko_run(env: dict) -> subprocess.CompletedProcess:
         ({**OWN_SECRETS, "SERVICE_ASSERTION_KEY": ""}, "SERVICE_ASSERTION_KEY is not set"),
         ({**OWN_SECRETS, "EVENT_SIGNING_KEY_INTAKE": ""}, "EVENT_SIGNING_KEY_INTAKE is not set"),
         ({**OWN_SECRETS, "EVENT_PUBLIC_KEYS": ""}, "EVENT_PUBLIC_KEYS has no key of"),
+        ({**OWN_SECRETS, "DB_PASSWORD_INTAKE": ""}, "DB_PASSWORD_INTAKE is not set"),
+        (
+            {**OWN_SECRETS, "DB_PASSWORD_INTAKE": "demo-db-password-intake"},
+            "DB_PASSWORD_INTAKE is a development value",
+        ),
     ],
 )
 def test_nameko_run_exits_non_zero_naming_the_setting(service_config, settings, named):

@@ -284,3 +284,25 @@ def test_the_broker_users_one_shot_applies_the_shipped_definitions(compose_servi
             assert not re.match(entry["read"], f"rpc-{other}"), (service, other)
         assert re.match(entry["write"], f"{service}.events")
         assert re.match(entry["read"], f"rpc-{service}")
+
+
+# --- the database as a boundary: a login role per service (services.common.config) -------
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED_SERVICES - {"gateway"}))
+def test_each_service_logs_in_to_the_database_as_its_own_role(compose_services, name):
+    from urllib.parse import urlsplit
+
+    environment = compose_services[name]["environment"]
+    secret = f"DB_PASSWORD_{name.upper()}"
+    assert re.fullmatch(rf"\$\{{{secret}:\?[^}}]+\}}", environment.get(secret, "")), (
+        f"{name} must take {secret} from the environment"
+    )
+    url = urlsplit(environment["DATABASE_URL"])
+    assert url.username is None and url.password is None, (
+        f"{name} must not be given the owner's credentials: {environment['DATABASE_URL']!r}"
+    )
+    assert "POSTGRES_PASSWORD" not in json.dumps(environment)
+    seed = compose_services["seed"]["environment"]
+    assert re.fullmatch(rf"\$\{{{secret}:\?[^}}]+\}}", seed.get(secret, ""))
+    assert "${POSTGRES_PASSWORD:?" in seed["DATABASE_URL"]
