@@ -20,8 +20,9 @@ wire) and carries a caller assertion in the ``bancheng-assertion`` header naming
 service and the acting user (set by :meth:`_DeadlineServiceProxy.act_as`; the gateway does it
 for the signed-in user). :func:`rpc` opens and verifies both before the method runs: a request
 without a valid, unexpired assertion for this very call is refused as :class:`Unauthorized`, and
-one whose ``actor`` argument is not the asserted user as :class:`Forbidden`; both are counted
-(``bancheng_rpc_calls_refused_total``) and logged. Results travel back sealed as well.
+one whose ``actor`` argument is not the asserted user as :class:`Forbidden`, and so is one whose
+assertion this process accepted before (a request copied off the broker and published again:
+:data:`SEEN_ASSERTIONS`); each is counted (``bancheng_rpc_calls_refused_total``) and logged. Results travel back sealed as well.
 """
 
 import inspect
@@ -79,9 +80,13 @@ RPC_REPLIES_LOST = Counter(
 )
 RPC_CALLS_REFUSED = Counter(
     "bancheng_rpc_calls_refused_total",
-    "RPC requests refused before the method ran: no valid caller assertion or a foreign actor",
+    "RPC requests refused before the method ran: no valid caller assertion, a foreign actor or "
+    "a replayed assertion",
     ["service", "reason"],
 )
+
+# the assertion ids this process accepted, until they expire: a copied request is refused
+SEEN_ASSERTIONS = signing.ReplayGuard()
 
 # Domain errors cross RPC as themselves (not as RemoteError), so callers can map them.
 for _error_class in ERRORS_BY_NAME.values():
@@ -154,6 +159,11 @@ class Rpc(Rpc):
         if not signing.actor_matches(caller.get("user"), actor):
             self._refuse("actor_mismatch", target, f"caller {caller.get('svc')!r}")
             raise Forbidden("操作人与调用方身份不符，请求被拒绝")
+        try:
+            SEEN_ASSERTIONS.admit(caller)
+        except signing.ReplayedAssertion as replay:
+            self._refuse("replayed", target, f"caller {caller.get('svc')!r}: {replay}")
+            raise Forbidden("重复的请求（调用方身份凭证已用过），已拒绝") from None
         return args, kwargs
 
     def _refuse(self, reason: str, target: str, detail) -> None:

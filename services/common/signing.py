@@ -6,8 +6,11 @@ off the wire or inject a decision. Three mechanisms, all pure (keys in, bytes ou
 * **Caller assertions** (:func:`sign_assertion` / :func:`verify_assertion`): every RPC request
   carries, in a message header, an HMAC-SHA256 assertion under ``SERVICE_ASSERTION_KEY`` (held
   by the services only) naming the calling service, the acting user (id, role, site) or none
-  (a service acting for itself), the target ``service.method``, an expiry, and the digest of
-  the sealed body — so it cannot be moved to another request or outlive its deadline.
+  (a service acting for itself), the target ``service.method``, an expiry, the digest of
+  the sealed body — so it cannot be moved to another request or outlive its deadline — and a
+  unique id: the receiving process keeps the ids it has seen until they expire
+  (:class:`ReplayGuard`, bounded) and refuses one seen before, so a request copied off the
+  broker and published again is not executed twice.
 * **Sealed bodies** (:func:`seal` / :func:`unseal`): RPC arguments and results cross the broker
   encrypted (Fernet, a key derived from the assertion key), so no clear ID number — nor any
   other personal datum — is in a broker message. This is the "encrypt before it leaves the
@@ -25,9 +28,11 @@ demo mode both are refused, as :mod:`services.common.secrets` does for every sec
 
 import base64
 import hashlib
+import heapq
 import hmac
 import json
 import os
+import secrets as token_source
 import time
 
 import kombu.utils.json as kombu_json
@@ -135,6 +140,7 @@ def sign_assertion(
         "user": acting_user(user),
         "exp": round((time.time() if now is None else now) + ttl, 3),
         "body": body_digest,
+        "id": token_source.token_urlsafe(16),
     }
     encoded = _b64(canonical_json(payload))
     mac = hmac.new(key, f"{ASSERTION_VERSION}.{encoded}".encode(), hashlib.sha256).digest()
@@ -162,7 +168,50 @@ def verify_assertion(
         raise InvalidAssertion("caller assertion is for another request body")
     if float(payload.get("exp", 0)) < (time.time() if now is None else now):
         raise InvalidAssertion("caller assertion has expired")
+    if not isinstance(payload.get("id"), str) or not payload["id"]:
+        raise InvalidAssertion("caller assertion carries no id")
     return payload
+
+
+class ReplayedAssertion(ValueError):
+    """A caller assertion whose id was seen before (a copied request), or one that cannot be
+    remembered because the guard is full."""
+
+
+class ReplayGuard:
+    """The assertion ids a process has accepted, each kept until its assertion expires.
+
+    An expired assertion is refused by :func:`verify_assertion` anyway, so nothing older needs
+    remembering: memory is bounded by the requests of one assertion lifetime (seconds), and by
+    ``capacity`` whatever happens. Full of ids that have not expired yet, it refuses (a replay
+    must never pass because memory ran out). Not thread-safe; eventlet's greenthreads do not
+    switch inside :meth:`admit`.
+    """
+
+    def __init__(self, capacity: int = 100_000):
+        self.capacity = capacity
+        self._expiry: dict[str, float] = {}
+        self._by_expiry: list[tuple[float, str]] = []
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def admit(self, payload: dict, now: float | None = None) -> None:
+        """Remember a verified assertion's id; :class:`ReplayedAssertion` if it was seen."""
+        now = time.time() if now is None else now
+        self._forget_expired(now)
+        assertion_id, expires = payload["id"], float(payload["exp"])
+        if assertion_id in self._expiry:
+            raise ReplayedAssertion(f"caller assertion {assertion_id[:8]}… was used before")
+        if len(self._expiry) >= self.capacity:
+            raise ReplayedAssertion(f"{self.capacity} unexpired assertion ids held: refused")
+        self._expiry[assertion_id] = expires
+        heapq.heappush(self._by_expiry, (expires, assertion_id))
+
+    def _forget_expired(self, now: float) -> None:
+        while self._by_expiry and self._by_expiry[0][0] < now:
+            _, assertion_id = heapq.heappop(self._by_expiry)
+            self._expiry.pop(assertion_id, None)
 
 
 def actor_matches(asserted: dict | None, actor) -> bool:

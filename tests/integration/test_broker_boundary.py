@@ -155,6 +155,27 @@ def test_a_replayed_expired_assertion_is_refused(channel):
     assert APPLIED == []
 
 
+def test_the_same_signed_request_published_twice_is_executed_once(channel):
+    """A request copied off the wire (body and assertion, both valid and unexpired) and
+    published again is refused (403-style, counted): the first one alone ran."""
+    from services.common.rpc import RPC_CALLS_REFUSED
+
+    APPLIED.clear()
+    refused = RPC_CALLS_REFUSED.labels("boundary_target", "replayed")
+    before = refused._value.get()
+    body, headers = sealed_request("confirm", [8, SUPERVISOR], SUPERVISOR)
+    first, _ = raw_call(channel, "confirm", body, headers)
+    again, _ = raw_call(channel, "confirm", body, headers)
+    assert first["error"] is None
+    assert error_of(again) == "Forbidden"
+    assert APPLIED == [(8, "S0009")]
+    assert refused._value.get() == before + 1
+    # a fresh assertion for the same call is another request, and runs
+    body, headers = sealed_request("confirm", [8, SUPERVISOR], SUPERVISOR)
+    reply, _ = raw_call(channel, "confirm", body, headers)
+    assert reply["error"] is None and APPLIED == [(8, "S0009"), (8, "S0009")]
+
+
 def test_a_correct_assertion_works_and_the_result_comes_back_sealed(channel):
     APPLIED.clear()
     body, headers = sealed_request("confirm", [7, SUPERVISOR], SUPERVISOR)

@@ -85,3 +85,61 @@ def test_an_event_verifies_only_with_its_sources_key():
 def test_event_keys_are_refused_outside_demo_mode_when_unset():
     with pytest.raises(DevelopmentSecretError, match="EVENT_SIGNING_KEY_INTAKE"):
         signing.event_signing_key({"BANCHENG": {"DEMO": False}}, "intake")
+
+
+# --- replay: each assertion has an id, admitted once per process until it expires -------
+
+
+def verified(token, now=1001.0):
+    return signing.verify_assertion(KEY, token, target="intake.get_case", body_digest="d", now=now)
+
+
+def test_every_assertion_carries_an_id_of_its_own():
+    first, second = verified(assertion()), verified(assertion())
+    assert first["id"] and second["id"] and first["id"] != second["id"]
+
+
+def test_an_assertion_without_an_id_is_refused():
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    payload = {"svc": "gateway", "to": "intake.get_case", "user": None, "exp": 2000, "body": "d"}
+    encoded = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    mac = hmac.new(KEY, f"a1.{encoded}".encode(), hashlib.sha256).digest()
+    token = f"a1.{encoded}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    with pytest.raises(signing.InvalidAssertion, match="no id"):
+        verified(token)
+
+
+def test_the_guard_admits_an_assertion_once():
+    guard = signing.ReplayGuard()
+    payload = verified(assertion())
+    guard.admit(payload, now=1001.0)
+    with pytest.raises(signing.ReplayedAssertion, match="used before"):
+        guard.admit(payload, now=1002.0)
+    guard.admit(verified(assertion()), now=1002.0)  # another request
+    assert len(guard) == 2
+
+
+def test_the_guard_forgets_ids_once_their_assertions_expired():
+    guard = signing.ReplayGuard()
+    for _ in range(50):
+        guard.admit(verified(assertion()), now=1001.0)  # each expires at 1005
+    assert len(guard) == 50
+    guard.admit(verified(assertion(ttl=60), now=1010.0), now=1010.0)
+    assert len(guard) == 1
+
+
+def test_a_full_guard_refuses_rather_than_forget_an_unexpired_id():
+    guard = signing.ReplayGuard(capacity=3)
+    payloads = [verified(assertion()) for _ in range(3)]
+    for payload in payloads:
+        guard.admit(payload, now=1001.0)
+    with pytest.raises(signing.ReplayedAssertion, match="unexpired"):
+        guard.admit(verified(assertion()), now=1001.0)
+    with pytest.raises(signing.ReplayedAssertion, match="used before"):
+        guard.admit(payloads[0], now=1001.0)
+    guard.admit(verified(assertion(ttl=60)), now=1006.0)  # the three expired meanwhile
+    assert len(guard) == 1
