@@ -14,7 +14,10 @@ from services.common.errors import Conflict, Forbidden, InvalidField
 from services.intake import validation
 
 DISTRICT_CODE = "XW"
-CHANNELS = ("window", "rating", "hotline", "comment_book")
+CHANNELS = ("window", "rating", "hotline", "comment_book", "open311")
+# the channels a case may be opened on by the registration form; an Open311 case is opened only
+# through Open311, by an integrating system's key (services.intake.integrations)
+FORM_CHANNELS = ("window", "rating", "hotline", "comment_book")
 CASE_TYPES = ("cannot", "hard", "refused", "pending")
 # coordination states after which a breached deadline no longer makes a case overdue
 ANSWERED_STATES = frozenset({"replied", "resolved", "archived", "closed"})
@@ -230,14 +233,49 @@ def check_registration(
     )
 
 
+def check_form_channel(payload: dict) -> None:
+    """The form registers on every channel but Open311's, which only an integration's key
+    opens (so no window registration can pass as one to skip the ID number)."""
+    channel = payload.get("channel", "window") if isinstance(payload, dict) else None
+    if channel not in FORM_CHANNELS:
+        raise InvalidField(f"反映渠道应为 {' / '.join(FORM_CHANNELS)} 之一", "channel")
+
+
 def case_number(district: str, day: date, sequence: int, site: str) -> str:
-    """``XW-20261129-00042-XJK``: district, day and a district-wide daily counter sort by time;
-    the site code ends it so a person reading it knows where the case began."""
+    """``XW-20261129-00042-XJK``: district, day and the site's daily counter sort by time
+    within a site; the site code ends it, so a person reading it knows where the case began
+    and two sites' counters never meet (:func:`check_numbering_node`)."""
     return f"{district}-{day:%Y%m%d}-{sequence:05d}-{site}"
 
 
 def local_day(moment: datetime, tz: str = "Asia/Shanghai") -> date:
     return moment.astimezone(ZoneInfo(tz)).date()
+
+
+# -- site nodes: who numbers a site's cases (docs/network.md) ---------------------------------
+
+
+def site_nodes(setting) -> dict[str, str]:
+    """``SITE_NODES`` (``XJK=http://…:8001,MY=…``): the sites that run a node of their own,
+    each with its front door."""
+    nodes = {}
+    for item in filter(None, (part.strip() for part in str(setting or "").split(","))):
+        code, _, front_door = item.partition("=")
+        nodes[code.strip().upper()] = front_door.strip()
+    return nodes
+
+
+def check_numbering_node(site: str, site_node: str | None, nodes: dict[str, str]) -> None:
+    """A case is numbered by exactly one node: a site node (``site_node``) opens cases of its
+    own site only, and the district opens none at a site that runs its own node — both keep
+    a counter per (day, site), so one owner per counter keeps the numbers unique."""
+    if site_node and site != site_node:
+        raise InvalidField(f"本站点节点只登记 {site_node} 的事项，{site} 的事项请在其所在场所登记", "site")
+    if not site_node and site in nodes:
+        where = f"：{nodes[site]}" if nodes[site] else ""
+        raise InvalidField(
+            f"{site} 运行自己的站点节点，其事项只能在该站点的前台登记{where}", "site"
+        )
 
 
 # -- a new case: what it is opened from, and how it is stored --------------------------------
@@ -253,6 +291,8 @@ class NewCase:
     requires_return_visit: bool = False
     feedback_id: str | None = None
     rated_staff: str | None = None
+    # a bad rating's level (1–2): its 差评 loop compares the re-rating with it
+    rating_level: int | None = None
 
 
 @dataclass(frozen=True)
