@@ -89,6 +89,8 @@ class RabbitNode:
     ctl_ports: tuple[int, int]  # the CLI's own distribution ports (first, last)
     base_dir: Path
     cookie_home: Path | None = None  # shared by the nodes of one cluster
+    plugins: tuple[str, ...] = ()  # enabled at start (tools.cluster: management, federation…)
+    config_lines: tuple[str, ...] = ()  # more rabbitmq.conf lines (e.g. the management port)
 
     def __post_init__(self):
         self.base_dir = Path(self.base_dir)
@@ -125,10 +127,13 @@ class RabbitNode:
         for folder in ("mnesia", "log"):
             (self.base_dir / folder).mkdir(parents=True, exist_ok=True)
         (self.base_dir / "rabbitmq.conf").write_text(
-            f"listeners.tcp.1 = 127.0.0.1:{self.amqp_port}\n"
+            "".join(
+                f"{line}\n"
+                for line in (f"listeners.tcp.1 = 127.0.0.1:{self.amqp_port}", *self.config_lines)
+            )
         )
         (self.base_dir / "rabbitmq-env.conf").write_text("")  # not /etc/rabbitmq's
-        (self.base_dir / "enabled_plugins").write_text("[].\n")
+        (self.base_dir / "enabled_plugins").write_text(f"[{','.join(self.plugins)}].\n")
         with open(self.base_dir / "server.out", "ab") as output:
             self._server = subprocess.Popen(
                 [str(RABBITMQ_BIN / "rabbitmq-server")],
