@@ -73,7 +73,12 @@ def definitions(vhost: str = VHOST, prefix: str = USER_PREFIX) -> dict:
 
 
 def amqp_uri_for(base_uri: str, service: str, password: str, prefix: str = USER_PREFIX) -> str:
-    """``base_uri`` (its host and vhost) as ``service``'s own user."""
+    """``base_uri`` (its host and vhost) as ``service``'s own user; each node of a cluster's
+    URI list (``;``-separated, tools.cluster) likewise."""
+    if ";" in base_uri:
+        return ";".join(
+            amqp_uri_for(uri, service, password, prefix) for uri in base_uri.split(";") if uri
+        )
     parts = urlsplit(base_uri)
     host = parts.hostname + (f":{parts.port}" if parts.port else "")
     credentials = f"{quote(user_name(service, prefix), safe='')}:{quote(password, safe='')}"
