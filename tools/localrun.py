@@ -9,6 +9,13 @@ functions with their own database, vhost and ports, so their system is supervise
 
 Every system started here is a demo (``BANCHENG_DEMO=1`` unless the caller's environment says
 otherwise): development secrets and the demo logins are allowed (services.common.secrets).
+
+No service talks to the broker as ``guest``: :func:`start` makes (or updates) each service's
+broker user on the vhost of ``AMQP_URI`` with its permissions (services.common.broker_users),
+through the management API as the administrator of ``RABBITMQ_ADMIN_URI`` (in demo mode, when
+unset: ``RABBIT_MANAGEMENT_URL``'s, guest by default), and gives each service process its own
+``AMQP_URI``; passwords are ``RABBITMQ_PASSWORD_<SERVICE>``, known demo ones when unset in demo
+mode. Each service logs in to PostgreSQL as its own role too (services.common.config).
 """
 
 import argparse
@@ -22,10 +29,13 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
-from services.common.config import REPO_ROOT
+from services.common import broker_users
+from services.common.config import REPO_ROOT, load_config
+from services.common.secrets import DEMO_ENVIRONMENT_VARIABLE, checked, demo_mode
 from tools import supervisor
 from tools.supervision import format_duration
 
@@ -49,6 +59,16 @@ class Process:
     name: str
     module: str  # what ``nameko run`` runs: ``package.module:ServiceClass``
     port: int
+    # settings of its own on top of the system's environment (its broker user's AMQP_URI)
+    env: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def service(self) -> str | None:
+        """The Bancheng service it runs (``services.<service>.service:...``), else None."""
+        parts = self.module.partition(":")[0].split(".")
+        if len(parts) == 3 and parts[0] == "services" and parts[2] == "service":
+            return parts[1] if parts[1] in broker_users.SERVICES else None
+        return None
 
 
 def processes(base_port: int = 8100, gateway_port: int = 8000) -> list[Process]:
@@ -85,6 +105,7 @@ def start(
         for suffix in (".pid", ".state.json"):
             (run_dir / f"{process.name}{suffix}").unlink(missing_ok=True)
     env = demo_environment(env)
+    plan = with_broker_users(plan, env)
     token = uuid.uuid4().hex[:8]
     plan_file = run_dir / f"supervisor-{token}.plan.json"
     plan_file.write_text(json.dumps([asdict(process) for process in plan]))
@@ -110,6 +131,64 @@ def start(
     (run_dir / f"supervisor-{token}.pid").write_text(str(child.pid))
     _wait_for_pids(run_dir, plan, child.pid)
     return plan
+
+
+def demo_broker_password(service: str) -> str:
+    """The known password of ``service``'s broker user in demo mode."""
+    return f"demo-broker-password-{service}"
+
+
+def broker_admin_url(env: dict) -> str:
+    """The management API's URL as the broker's administrator: ``RABBITMQ_ADMIN_URI``; in demo
+    mode, when unset, ``RABBIT_MANAGEMENT_URL`` (the config's, guest by default)."""
+    demo = demo_mode({"BANCHENG": {"DEMO": env.get(DEMO_ENVIRONMENT_VARIABLE, "")}})
+    if env.get("RABBITMQ_ADMIN_URI") or not demo:
+        return checked("RABBITMQ_ADMIN_URI", env.get("RABBITMQ_ADMIN_URI"), demo)
+    return env.get("RABBIT_MANAGEMENT_URL") or load_config()["RABBIT_MANAGEMENT_URL"]
+
+
+def broker_passwords(env: dict, services) -> dict[str, str]:
+    """Each service's broker password: ``RABBITMQ_PASSWORD_<SERVICE>``, a demo one when unset
+    in demo mode (refused outside it, :func:`services.common.secrets.checked`)."""
+    demo = demo_mode({"BANCHENG": {"DEMO": env.get(DEMO_ENVIRONMENT_VARIABLE, "")}})
+    passwords = {}
+    for service in services:
+        name = f"RABBITMQ_PASSWORD_{service.upper()}"
+        value = env.get(name) or (demo_broker_password(service) if demo else None)
+        passwords[service] = checked(name, value, demo)
+    return passwords
+
+
+def vhost_of(amqp_uri: str) -> str:
+    """The vhost an AMQP URI names (``/`` when it names none)."""
+    # a cluster's URI list (tools.cluster) names the same vhost on every node: the first's
+    return unquote(urlsplit(amqp_uri.split(";")[0]).path[1:]) or "/"
+
+
+def with_broker_users(plan: list[Process], env: dict) -> list[Process]:
+    """``plan`` with each service process given its own broker user's ``AMQP_URI``, after
+    making the users and their permissions on ``env``'s vhost (see the module docstring).
+    Processes that are no Bancheng service (probes) keep ``env``'s ``AMQP_URI``."""
+    services = sorted({process.service for process in plan} - {None})
+    if not services:
+        return plan
+    base_uri = env.get("AMQP_URI") or load_config()["AMQP_URI"]
+    passwords = broker_passwords(env, broker_users.SERVICES)
+    broker_users.apply(broker_admin_url(env), vhost_of(base_uri), passwords)
+    return [
+        replace(
+            process,
+            env={
+                **process.env,
+                "AMQP_URI": broker_users.amqp_uri_for(
+                    base_uri, process.service, passwords[process.service]
+                ),
+            },
+        )
+        if process.service
+        else process
+        for process in plan
+    ]
 
 
 def _wait_for_pids(run_dir: Path, plan: list[Process], supervisor_pid: int) -> None:
@@ -346,7 +425,8 @@ def main(argv=None) -> int:
         print(f"  {process.name:<15} http://127.0.0.1:{process.port}/healthz   /metrics")
     print("  pages            http://127.0.0.1:8000/")
     print("  API              http://127.0.0.1:8000/api/v1   (openapi: /api/v1/openapi.json)")
-    print("  RabbitMQ UI      http://127.0.0.1:15672/ (guest/guest)")
+    print("  RabbitMQ UI      http://127.0.0.1:15672/ (guest/guest; each service connects as")
+    print("                   bancheng-<service>, and logs in to PostgreSQL as bancheng_<service>)")
     print(f"  logs             {run_dir}/*.log   — see: make status   stop: make down")
     return 0
 

@@ -45,6 +45,7 @@ class Child:
     module: str  # what ``nameko run`` runs: ``package.module:ServiceClass``
     port: int
     position: int = 0  # in the plan: ``make status`` lists processes in this order
+    env: dict = field(default_factory=dict)  # its own settings (its broker user's AMQP_URI)
     popen: subprocess.Popen | None = None
     started_at: float | None = None  # wall clock, for the status; monotonic below for timing
     started_monotonic: float = 0.0
@@ -105,7 +106,7 @@ class Supervisor:
         self.run_dir = run_dir
         self.backoff = backoff or RestartBackoff()
         self.children = [
-            Child(item["name"], item["module"], int(item["port"]), position)
+            Child(item["name"], item["module"], int(item["port"]), position, item.get("env") or {})
             for position, item in enumerate(plan)
         ]
         self.stopping = False
@@ -145,6 +146,7 @@ class Supervisor:
                 cwd=REPO_ROOT,
                 env={
                     **os.environ,
+                    **child.env,
                     "WEB_SERVER_ADDRESS": f"127.0.0.1:{child.port}",
                     "INSTANCE": child.name,
                 },
