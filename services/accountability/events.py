@@ -37,6 +37,12 @@ CONSUMED = {
     ("coordination", "case_replied"): "reply",
     ("coordination", "case_resolved"): "resolution",
     ("coordination", "practice_promoted"): "practice",
+    ("coordination", "bad_rating_verified"): "bad_rating_verification",
+    ("coordination", "bad_rating_appealed"): "bad_rating_appeal",
+    ("coordination", "bad_rating_appeal_decided"): "bad_rating_appeal_decision",
+    ("coordination", "bad_rating_rectified"): "bad_rating_rectification",
+    ("coordination", "bad_rating_answered"): "bad_rating_answer",
+    ("coordination", "bad_rating_re_rated"): "bad_rating_re_rating",
 }
 
 

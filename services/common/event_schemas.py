@@ -80,6 +80,8 @@ OBJECTS = Kind("a list of objects", _objects)
 CASE_TYPE = one_of("cannot", "hard", "refused", "pending")
 
 CASE = {"case_no": TEXT}
+RATING_LEVEL = Kind("a rating level 1–5", lambda value: type(value) is int and 1 <= value <= 5)
+BAD_RATING_STEP = {**CASE, "site": TEXT, "at": TIME}  # a step of the 差评 loop
 DEADLINE = {**CASE, "deadline_id": IDENTIFIER}
 MEETING = {"meeting_id": IDENTIFIER, "case_nos": TEXTS}
 SANCTION = {"sanction_id": IDENTIFIER, "staff_id": TEXT, "kind": TEXT}
@@ -123,7 +125,25 @@ EVENT_DATA: dict[tuple[str, str], dict[str, Kind]] = {
     },
     ("coordination", "case_replied"): {**CASE, "replied_at": TIME},
     ("coordination", "case_resolved"): CASE,
-    ("coordination", "practice_promoted"): {"practice_id": IDENTIFIER},
+    ("coordination", "practice_promoted"): {
+        "practice_id": IDENTIFIER,
+        "matter": TEXT,
+        "title": TEXT,
+        "windows": TEXTS,
+    },
+    ("coordination", "bad_rating_verified"): {**BAD_RATING_STEP, "genuine": BOOLEAN},
+    ("coordination", "bad_rating_appealed"): BAD_RATING_STEP,
+    ("coordination", "bad_rating_appeal_decided"): {**BAD_RATING_STEP, "upheld": BOOLEAN},
+    ("coordination", "bad_rating_rectified"): {
+        **BAD_RATING_STEP,
+        "on_time": nullable(BOOLEAN),
+    },
+    ("coordination", "bad_rating_answered"): BAD_RATING_STEP,
+    ("coordination", "bad_rating_re_rated"): {
+        **BAD_RATING_STEP,
+        "level": RATING_LEVEL,
+        "improved": nullable(BOOLEAN),
+    },
     ("accountability", "investigation_opened"): {**CASE, "investigation_id": IDENTIFIER},
     ("accountability", "finding_recorded"): {**CASE, "investigation_id": IDENTIFIER},
     ("accountability", "sanction_applied"): SANCTION,

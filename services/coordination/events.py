@@ -277,6 +277,8 @@ def practice_promoted(practice: Mapping, actor: Mapping, at: datetime) -> Decisi
             "matter": practice["matter"],
             "windows": practice["windows"],
             "title": practice["title"],
+            # intake keeps a copy of each practice for its registrations (no RPC per case)
+            "description": practice["description"],
             "case_no": practice["case_no"],
         },
         actor,
@@ -509,6 +511,7 @@ def _loop_step(event_type: str, case: Mapping, loop: Mapping, data: dict, actor,
             "rated_staff": loop["rated_staff"],
             "rating_level": loop["rating_level"],
             **data,
+            "actor_role": actor.get("role"),  # the audit trail keeps who decided in which role
         },
         actor,
         at,

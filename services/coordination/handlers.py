@@ -13,7 +13,7 @@ import logging
 
 from services.common import paging
 from services.common.errors import Forbidden, InvalidField, NotFound
-from services.coordination import domain, events
+from services.coordination import bad_ratings, domain, events
 from services.coordination.handover import NotHandedOver
 from services.coordination.metrics import (
     DEADLINE_EVENTS,
@@ -176,8 +176,17 @@ def resolve(uow, case_no: str, payload: dict, actor: dict) -> dict:
 
 
 def close(uow, case_no: str, payload: dict | None, actor: dict) -> dict:
-    """Close a resolved case (after its return visit, where one is required)."""
-    return _simple_transition(uow, case_no, payload, actor, "close")
+    """Close a resolved case (after its return visit, where one is required, and once a bad
+    rating's 差评 loop is settled: see bad_ratings)."""
+    with uow.begin():
+        now = uow.now()
+        case = _case_for_update(uow, case_no, actor)
+        reason = domain.text(payload or {}, "reason", "理由", required=False)
+        domain.next_state(domain.facts_of(case), "close")  # the state's own 409 first
+        if case["channel"] == "rating":
+            bad_ratings.closing_check(uow, case)
+        _transition(uow, case, "close", actor, reason, now)
+        return _summary(uow, case_no)
 
 
 def archive(uow, case_no: str, payload: dict | None, actor: dict) -> dict:
@@ -563,9 +572,17 @@ def _summary(uow, case_no: str) -> dict:
         "return_visit_at": case["return_visit_at"],
         "meetings": [m["id"] for m in meetings],
         # what the case allows now and who may do it: the case page offers exactly these
-        "allowed_actions": domain.allowed_actions(facts),
+        "allowed_actions": _allowed_actions(uow, case, facts),
         "acting_roles": list(domain.acting_roles(facts)),
     }
+
+
+def _allowed_actions(uow, case: dict, facts) -> list[str]:
+    """The domain's allowed actions, less closing while a bad rating's loop holds it open."""
+    allowed = domain.allowed_actions(facts)
+    if "close" in allowed and case["channel"] == "rating" and bad_ratings.holds_open(uow, case):
+        allowed.remove("close")
+    return allowed
 
 
 def _meeting_views(uow, meetings: list[dict]) -> list[dict]:

@@ -3,6 +3,9 @@
 Local rules differ (3/5 working days for joint meetings in the reference district, 15 in
 other provinces), so no number of days lives in code: each policy says which case type and
 stage it applies to, how many working days, what starts the clock and what may pause it.
+The 差评 loop's rectification period (整改期限) is one more policy of the same file: type
+``bad_rating``, stage ``rectification`` (15 working days in the national 好差评 rules, fewer
+in some places), started by the rating's registration or by its verification (核实).
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ TYPES = ("cannot", "hard", "refused", "pending")
 STAGES = {"reply": "case_replied", "resolution": "case_resolved"}
 START_EVENTS = ("case_registered", "case_classified", "case_reopened")
 PAUSE_EVENTS = ("deferred_materials", "manual")
+# the 差评 loop: a bad rating's rectification, started when it was registered or verified,
+# paused while the rated staff member's appeal against the verification waits for a decision
+BAD_RATING = "bad_rating"
+BAD_RATING_STAGES = {"rectification": "bad_rating_rectified"}
+BAD_RATING_START_EVENTS = ("case_registered", "bad_rating_verified")
+BAD_RATING_PAUSE_EVENTS = ("appeal",)
 KEYS = {
     "type",
     "stage",
@@ -50,7 +59,7 @@ class Policy:
 
     @property
     def stop_event(self) -> str:
-        return STAGES[self.stage]
+        return {**STAGES, **BAD_RATING_STAGES}[self.stage]
 
     def days_for(self, complex_case: bool) -> int:
         return self.complex_working_days if complex_case else self.working_days
@@ -62,6 +71,10 @@ class Policies:
 
     def started_by(self, case_type: str, start_event: str) -> list[Policy]:
         return [p for p in self.all if p.case_type == case_type and p.start_event == start_event]
+
+    def rectification(self) -> Policy | None:
+        """The 差评 loop's rectification period, if the district sets one."""
+        return next((p for p in self.all if p.case_type == BAD_RATING), None)
 
     def find(self, case_type: str, stage: str, start_event: str) -> Policy | None:
         for policy in self.all:
@@ -98,15 +111,21 @@ def parse_policies(text: str) -> Policies:
             if key not in entry:
                 raise ValueError(f"{where}: missing key '{key}'")
         types = entry["type"] if isinstance(entry["type"], list) else [entry["type"]]
-        if not types or any(t not in TYPES for t in types):
-            raise ValueError(f"{where}: 'type' must be one or more of {', '.join(TYPES)}")
-        if entry["stage"] not in STAGES:
-            raise ValueError(f"{where}: 'stage' must be one of {', '.join(STAGES)}")
-        if entry["start_event"] not in START_EVENTS:
-            raise ValueError(f"{where}: 'start_event' must be one of {', '.join(START_EVENTS)}")
+        stages, starts, pause_kinds = STAGES, START_EVENTS, PAUSE_EVENTS
+        if types == [BAD_RATING]:
+            stages, starts = BAD_RATING_STAGES, BAD_RATING_START_EVENTS
+            pause_kinds = BAD_RATING_PAUSE_EVENTS
+        elif not types or any(t not in TYPES for t in types):
+            raise ValueError(
+                f"{where}: 'type' must be one or more of {', '.join(TYPES)}, or {BAD_RATING} alone"
+            )
+        if entry["stage"] not in stages:
+            raise ValueError(f"{where}: 'stage' must be one of {', '.join(stages)}")
+        if entry["start_event"] not in starts:
+            raise ValueError(f"{where}: 'start_event' must be one of {', '.join(starts)}")
         pauses = entry.get("pause_events") or []
-        if not isinstance(pauses, list) or any(p not in PAUSE_EVENTS for p in pauses):
-            raise ValueError(f"{where}: 'pause_events' must list some of {', '.join(PAUSE_EVENTS)}")
+        if not isinstance(pauses, list) or any(p not in pause_kinds for p in pauses):
+            raise ValueError(f"{where}: 'pause_events' must list some of {', '.join(pause_kinds)}")
         share = entry.get("warning_share")
         if share is not None and (
             isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1
@@ -134,6 +153,8 @@ def parse_policies(text: str) -> Policies:
                 raise ValueError(
                     f"{where}: a policy for {policy.kind} from {policy.start_event} exists"
                 )
+            if case_type == BAD_RATING and any(p.case_type == BAD_RATING for p in result):
+                raise ValueError(f"{where}: the bad_rating rectification period is set twice")
             result.append(policy)
     return Policies(result)
 

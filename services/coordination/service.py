@@ -12,7 +12,7 @@ from services.common.outbox import OutboxRelay
 from services.common.rpc import ServiceRpc, rpc
 from services.common.unit_of_work import UnitOfWorkProvider
 from services.common.web import EntrypointMetrics, Observable
-from services.coordination import handlers, handover, refusal_review, store
+from services.coordination import bad_ratings, handlers, handover, refusal_review, store
 from services.coordination.clock import Calendar, DeadlineRules
 
 SCHEMA = store.SCHEMA
@@ -90,6 +90,21 @@ class CoordinationService(Observable):
         return handlers.record_measure_response(
             self.uow, self.rules, case_no, measure_id, payload, actor
         )
+
+    # -- the 差评 loop of a case a bad rating opened (bad_ratings) ----------------------------
+
+    verify_bad_rating = _case_step(bad_ratings.verify, rules=True)
+    appeal_bad_rating = _case_step(bad_ratings.appeal, rules=True)
+    decide_bad_rating_appeal = _case_step(bad_ratings.decide_appeal, rules=True)
+    rectify_bad_rating = _case_step(bad_ratings.rectify, rules=True)
+    answer_bad_rating = _case_step(bad_ratings.answer, rules=True)
+    re_rate_bad_rating = _case_step(bad_ratings.re_rate, rules=True)
+
+    @rpc(expected_exceptions=BanchengError)
+    @handover.reads_own_writes
+    def bad_rating(self, case_no: str) -> dict | None:
+        """The case's 差评 loop (None: no bad rating opened the case)."""
+        return bad_ratings.bad_rating(self.uow, self.rules, case_no)
 
     # -- joint meetings -------------------------------------------------------------------
 

@@ -580,8 +580,7 @@ def bad_rating(cur, case_no: str) -> dict | None:
 
 def bad_rating_for_update(cur, case_no: str) -> dict | None:
     cur.execute(
-        f"SELECT {BAD_RATING_COLUMNS} FROM coordination.bad_ratings WHERE case_no = %s "
-        "FOR UPDATE",
+        f"SELECT {BAD_RATING_COLUMNS} FROM coordination.bad_ratings WHERE case_no = %s FOR UPDATE",
         (case_no,),
     )
     return cur.fetchone()

@@ -309,6 +309,7 @@ def new_case(feedback: Feedback, registration: Registration, feedback_id: str) -
         requires_return_visit=feedback.requires_return_visit,
         feedback_id=feedback_id,
         rated_staff=feedback.staff,
+        rating_level=feedback.level if feedback.channel == "rating" else None,
     )
 
 

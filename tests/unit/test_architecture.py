@@ -30,6 +30,7 @@ PURE_MODULES = sorted(
         # use cases: on a unit of work, never on a driver or a framework
         *SERVICES.glob("*/handlers.py"),
         SERVICES / "coordination" / "handover.py",
+        SERVICES / "coordination" / "bad_ratings.py",  # the 差评 loop's rules and use cases
         SERVICES / "intake" / "channels.py",
     ]
 )

@@ -44,6 +44,7 @@ class FakeCoordinationStore:
         self.meeting_rows: dict[int, dict] = {}
         self.deadline_rows: dict[int, dict] = {}
         self.practice_rows: dict[int, dict] = {}
+        self.bad_rating_rows: dict[str, dict] = {}
         self.refusal_rows: dict[int, dict] = {}
         self.timeline: dict[str, list[dict]] = {}
         self.last_id = 0
@@ -78,7 +79,30 @@ class FakeCoordinationStore:
             "reply": None,
             "resolution": None,
         }
+        if data["channel"] == "rating":
+            self.bad_rating_rows[data["case_no"]] = {
+                "case_no": data["case_no"],
+                "rating_level": data.get("rating_level"),
+                "rated_staff": data.get("rated_staff"),
+                **dict.fromkeys(
+                    ("verification", "appeal", "rectification", "answer", "re_rating", "deadline_id")
+                ),
+            }
         return True
+
+    # -- the 差评 loop ------------------------------------------------------------------------
+
+    def bad_rating(self, case_no: str) -> dict | None:
+        return copy.deepcopy(self.bad_rating_rows.get(case_no))
+
+    bad_rating_for_update = bad_rating
+
+    def save_bad_rating_step(self, case_no: str, step: str, record: dict) -> None:
+        assert step in ("verification", "appeal", "rectification", "answer", "re_rating")
+        self.bad_rating_rows[case_no][step] = _json(record)
+
+    def set_bad_rating_deadline(self, case_no: str, deadline_id: int) -> None:
+        self.bad_rating_rows[case_no]["deadline_id"] = deadline_id
 
     def record_return_visit(self, case_no: str, at) -> bool:
         if case_no not in self.cases:
@@ -318,7 +342,7 @@ class FakeCoordinationStore:
                 d["case_no"] == case_no
                 and d["met_at"] is None
                 and d["kind"] != "assignment"
-                and stage in (None, d["stage"])
+                and (d["stage"] == stage or (stage is None and d["stage"] != "rectification"))
             )
         )
         for deadline in met:

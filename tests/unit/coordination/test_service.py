@@ -36,6 +36,13 @@ RPCS = {
     "refusals",
     "review_refusal",
     "refusal_report",
+    "bad_rating",
+    "verify_bad_rating",
+    "appeal_bad_rating",
+    "decide_bad_rating_appeal",
+    "rectify_bad_rating",
+    "answer_bad_rating",
+    "re_rate_bad_rating",
     "case_deadlines",
     "deadlines_of_cases",
     "case_summary",
@@ -69,7 +76,9 @@ def test_the_entrypoints_keep_their_names():
     assert {name for name, _ in entrypoints(Timer)} == {"deadline_clock", "calendar_check"}
 
 
-@pytest.mark.parametrize("name", ["service.py", "handlers.py", "handover.py", "events.py"])
+@pytest.mark.parametrize(
+    "name", ["service.py", "handlers.py", "handover.py", "events.py", "bad_ratings.py"]
+)
 def test_only_common_writes_the_outbox_and_the_timeline(name):
     tree = ast.parse((COORDINATION / name).read_text(encoding="utf-8"))
     imported = {
