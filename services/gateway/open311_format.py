@@ -50,6 +50,7 @@ _ATTRIBUTE = re.compile(r"attribute\[([^\[\]]{1,100})\](\[\])?")
 # characters XML 1.0 cannot carry at all (an echoed input must not break the document)
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 ZONE = ZoneInfo("Asia/Shanghai")
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 # element names of each document's items
 ITEMS = {"services": "service", "service_requests": "request", "errors": "error"}
 NESTED = {"attributes": "attribute", "values": "value"}
@@ -151,7 +152,8 @@ def to_xml(root: str, document) -> bytes:
     else:
         for key, value in document.items():
             _element(element, key, value)
-    return ElementTree.tostring(element, encoding="utf-8", xml_declaration=True)
+    # the declaration the spec shows: encoding="UTF-8" (ElementTree would write 'utf-8')
+    return XML_DECLARATION + ElementTree.tostring(element, encoding="utf-8")
 
 
 def to_json(document) -> bytes:

@@ -1,4 +1,5 @@
-"""The contract's JSON for what is refused before a route runs, under ``/api/v1``.
+"""The contract's JSON for what is refused before a route runs, under ``/api/v1`` (and the
+Open311 spec's errors under ``/open311/v2``).
 
 nameko's web server answers a path that matches no route, or a method the path does not take,
 with Werkzeug's HTML pages. An API client gets the contract's error instead: a JSON 404, or a
@@ -23,10 +24,12 @@ from werkzeug.wrappers import Request
 
 from services.common import errors
 from services.gateway import validation
+from services.gateway.api import open311
 from services.gateway.http import HTTP_SECONDS, error_response
 from services.gateway.pages.common import render
 
 API_ROOT = "/api/v1"
+OPEN311_ROOT = "/open311/v2"
 IDEMPOTENCY_KEY = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 200
 
@@ -54,7 +57,13 @@ class ApiWsgiApp(WsgiApp):
 
     def __call__(self, environ, start_response):
         request = Request(environ, shallow=True)  # shallow: the body stays for the route
-        if request.path != API_ROOT and not request.path.startswith(API_ROOT + "/"):
+        if request.path.startswith(OPEN311_ROOT + "/"):
+            # Open311's resources answer these in the spec's errors instead of the contract's
+            def refuse(error):
+                return open311.error_answer(request.path, error)
+        elif request.path == API_ROOT or request.path.startswith(API_ROOT + "/"):
+            refuse = error_response
+        else:
             return self._page(request, environ, start_response)
         started = time.perf_counter()
         route = "(no route)"
@@ -63,21 +72,19 @@ class ApiWsgiApp(WsgiApp):
             route = provider.url
             check_url_inputs(request, values)
         except RouteNotFound:
-            response = error_response(
+            response = refuse(
                 errors.NotFound(
                     f"找不到 {request.method} {request.path}：没有这个接口，或路径中的编号无效"
                 )
             )
         except RouteMethodNotAllowed as refused:
             allowed = sorted(refused.valid_methods or ())
-            response = error_response(
-                MethodNotAllowed(f"{request.path} 只接受 {', '.join(allowed)} 请求")
-            )
+            response = refuse(MethodNotAllowed(f"{request.path} 只接受 {', '.join(allowed)} 请求"))
             response.headers["Allow"] = ", ".join(allowed)
         except HTTPException as other:  # a redirect to the canonical URL, say
             return other(environ, start_response)
         except errors.BanchengError as refused:
-            response = error_response(refused)
+            response = refuse(refused)
         else:
             request.path_values = values
             return provider.handle_request(request)(environ, start_response)

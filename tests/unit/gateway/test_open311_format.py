@@ -56,7 +56,7 @@ def test_services_as_xml_have_a_declaration_and_one_element_per_service():
         "xml",
     )
     assert content_type == "text/xml; charset=utf-8"
-    assert body.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
+    assert body.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<services>')
     root = ElementTree.fromstring(body)
     assert root.tag == "services"
     services = root.findall("service")
