@@ -17,7 +17,7 @@ from nameko.extensions import DependencyProvider, SharedExtension
 from services.common.config import REPO_ROOT, service_setting
 from services.common.errors import InvalidField
 from services.common.workdays import WorkingCalendar, load_year_files
-from services.coordination.metrics import CALENDAR_YEARS
+from services.coordination.metrics import CALENDAR_YEARS, seed_deadline_events
 from services.coordination.policies import Policies, load_policies
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ class Calendar(DependencyProvider):
 class PoliciesHolder(SharedExtension):
     def setup(self):
         self.policies = load_policies()
+        seed_deadline_events(policy.kind for policy in self.policies.all)
 
 
 class Rules:

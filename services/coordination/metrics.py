@@ -20,3 +20,14 @@ DEADLINE_SCAN_SECONDS = Histogram(
 CALENDAR_YEARS = Gauge(
     "bancheng_calendar_last_known_year", "The last year whose official schedule is loaded"
 )
+# what the clock raises (handlers.scan_deadlines labels DEADLINE_EVENTS with these)
+DEADLINE_EVENT_NAMES = ("warning", "breach")
+
+
+def seed_deadline_events(kinds) -> None:
+    """Give every (event, kind) its series at 0 from the start, so a scrape shows every known
+    deadline kind (the policies' and a joint meeting's ``assignment``) before anything is due,
+    instead of the series appearing only with its first warning or breach."""
+    for kind in sorted({*kinds, "assignment"}):
+        for event in DEADLINE_EVENT_NAMES:
+            DEADLINE_EVENTS.labels(event, kind)
