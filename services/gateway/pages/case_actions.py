@@ -68,6 +68,92 @@ CASE_ACTIONS = {
 }
 
 
+# -- the 差评 loop of a case a bad rating opened (coordination's bad_ratings) ----------------
+
+
+def _bad_rating_level(form):
+    value = forms.text_value(form, "level")
+    return int(value) if value.isdigit() else value or None
+
+
+BAD_RATING_ACTIONS = {
+    "bad-rating-verify": CaseAction(
+        "核实差评",
+        ("officer",),
+        "coordination",
+        "verify_bad_rating",
+        lambda form: {
+            "finding": form.get("finding") or None,
+            "reason": forms.text_value(form, "reason"),
+        },
+    ),
+    "bad-rating-appeal": CaseAction(
+        "对核实结果申诉",
+        CASE_WORKERS,
+        "coordination",
+        "appeal_bad_rating",
+        lambda form: {"reason": forms.text_value(form, "reason")},
+    ),
+    "bad-rating-appeal-decision": CaseAction(
+        "决定差评申诉",
+        ("supervisor",),
+        "coordination",
+        "decide_bad_rating_appeal",
+        lambda form: {
+            "upheld": forms.yes_no(form.get("upheld")),
+            "reason": forms.text_value(form, "reason"),
+        },
+    ),
+    "bad-rating-rectify": CaseAction(
+        "记录整改",
+        ("officer",),
+        "coordination",
+        "rectify_bad_rating",
+        lambda form: {"measures": forms.text_value(form, "measures")},
+    ),
+    "bad-rating-answer": CaseAction(
+        "反馈评价人",
+        ("officer",),
+        "coordination",
+        "answer_bad_rating",
+        lambda form: {"summary": forms.text_value(form, "summary")},
+    ),
+    "bad-rating-re-rating": CaseAction(
+        "记录再评价",
+        ("officer",),
+        "coordination",
+        "re_rate_bad_rating",
+        lambda form: {"level": _bad_rating_level(form), "text": forms.text_value(form, "text")},
+    ),
+}
+CASE_ACTIONS.update(BAD_RATING_ACTIONS)
+
+
+def bad_rating_steps(user: dict, loop: dict) -> list[str]:
+    """The loop's forms this user gets now: the steps its state allows, to the roles it names
+    (an appeal to the rated staff member alone); never a decision on one's own appeal, one's
+    own verification or a rating of oneself (coordination refuses them too)."""
+    offered = []
+    for step in loop["allowed_actions"]:
+        roles = loop["acting_roles"][step]
+        if roles is None:
+            permitted = user["id"] == loop["rated_staff"]
+        else:
+            permitted = user["role"] in roles
+        if step == "verify" and user["id"] == loop["rated_staff"]:
+            permitted = False
+        if step == "appeal_decision":
+            deciders_excluded = {
+                (loop["appeal"] or {}).get("filed_by"),
+                (loop["verification"] or {}).get("actor"),
+                loop["rated_staff"],
+            }
+            permitted = permitted and user["id"] not in deciders_excluded
+        if permitted:
+            offered.append(f"bad-rating-{form_name(step)}")
+    return offered
+
+
 def form_name(action: str) -> str:
     """Coordination's ``measure_response`` is the ``measure-response`` form."""
     return action.replace("_", "-")
@@ -84,4 +170,6 @@ def offered_actions(user: dict, case: dict, flow: dict | None = None) -> list[st
         offered = [form_name(action) for action in flow["allowed_actions"]]
     if case.get("requires_return_visit") and user["role"] in CASE_WORKERS:
         offered.append("return-visit")
+    if case.get("bad_rating"):
+        offered += bad_rating_steps(user, case["bad_rating"])
     return [name for name in offered if name in CASE_ACTIONS]

@@ -66,6 +66,8 @@ def deadline_label(deadline: dict) -> str:
     """``pending_reply`` → 暂时办不了·答复期限 (kinds are ``<type>_<stage>``)."""
     if deadline.get("kind") == "assignment":
         return "联席会议分工"
+    if deadline.get("kind") == "bad_rating_rectification":
+        return "差评·整改期限"
     case_type = str(deadline.get("kind") or "").split("_", 1)[0]
     stage = deadline.get("stage")
     if case_type in vocabulary.TYPE_LABELS and stage in vocabulary.STAGE_LABELS:
@@ -138,6 +140,8 @@ ENVIRONMENT.filters.update(
     outcome=_labels(vocabulary.OUTCOME_LABELS),
     finding_status=_labels(vocabulary.FINDING_STATUS_LABELS),
     appeal_status=_labels(vocabulary.APPEAL_STATUS_LABELS),
+    bad_rating_finding=_labels(vocabulary.BAD_RATING_FINDING_LABELS),
+    rating_level=_labels(vocabulary.RATING_LEVEL_LABELS),
 )
 # the tables the forms' choices are built from
 ENVIRONMENT.globals.update(
@@ -150,6 +154,9 @@ ENVIRONMENT.globals.update(
     CAUSE_LABELS=vocabulary.CAUSE_LABELS,
     MEASURE_LABELS=vocabulary.MEASURE_LABELS,
     OUTCOME_LABELS=vocabulary.OUTCOME_LABELS,
+    REVIEW_RESULT_LABELS=vocabulary.REVIEW_RESULT_LABELS,
+    BAD_RATING_FINDING_LABELS=vocabulary.BAD_RATING_FINDING_LABELS,
+    RATING_LEVEL_LABELS=vocabulary.RATING_LEVEL_LABELS,
 )
 
 
