@@ -32,6 +32,9 @@ def system(service_config, tmp_path_factory):
         # every test client comes from 127.0.0.1: the fuzzer's failed logins would lock them all
         # out (the per-address rule has unit tests; the per-account one an e2e test of its own)
         "LOGIN_FAILURES_PER_ADDRESS": "1000000",
+        # a "reverse proxy" at 127.0.0.2 (tests/e2e/test_login_behind_proxy.py); the other tests'
+        # clients (127.0.0.1) are direct, and a forwarded address they send is ignored
+        "TRUSTED_PROXIES": "127.0.0.2/32",
     }
     started = localrun.start(run_dir, env, base_port=BASE_PORT, gateway_port=GATEWAY_PORT)
     try:

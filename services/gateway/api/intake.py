@@ -6,11 +6,13 @@ import uuid
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
+from services.common.config import service_setting
 from services.common.errors import InvalidField, NotFound
 from services.common.web import json_response
 from services.gateway import case_view, validation
 from services.gateway.api.openapi import APPLICANT, IDEMPOTENCY_KEY, errors, ok
 from services.gateway.base import GatewayBase, forget_session_version
+from services.gateway.client_address import request_client_address
 from services.gateway.http import api
 from services.gateway.roles import CASE_WORKERS
 
@@ -30,7 +32,11 @@ class ReferenceRoutes(GatewayBase):
         for field in ("username", "password"):
             if not isinstance(body.get(field), str) or not body[field]:
                 raise InvalidField(f"缺少{'用户名' if field == 'username' else '密码'}", field)
-        user = self.intake.authenticate(body["username"], body["password"], request.remote_addr)
+        user = self.intake.authenticate(
+            body["username"],
+            body["password"],
+            request_client_address(request, service_setting(self.config, "TRUSTED_PROXIES")),
+        )
         return json_response({"token": self.tokens.issue(user), "user": public_user(user)})
 
     @http("POST", "/api/v1/auth/logout")
@@ -111,6 +117,8 @@ class CaseRoutes(GatewayBase):
     def get_case(self, request, case_no):
         user = self._user(request)
         detail = case_view.case_detail(self, case_no, user)
+        if "last_synced" in detail:  # a site node: coordination's part is intake's copy
+            return json_response({**detail, "coordination": None})
         try:
             # coordination's view of its flow; asked after the timelines, so that when they show
             # coordination's entry, this shows its record too
