@@ -29,6 +29,7 @@ def main(argv=None) -> int:
     reencrypt.add_argument("--batch-size", type=int, default=500, help="cases per transaction")
     _dead_letter_commands(commands)
     _open311_key_commands(commands)
+    _user_commands(commands)
     args = parser.parse_args(argv)
     # pika warns of every channel the broker closes, and probing for a queue closes one;
     # the services' modules (read for their event queues) import eventlet, which warns too
@@ -69,6 +70,82 @@ def main(argv=None) -> int:
         return _dead_letters(args, config)
     elif args.command == "open311-keys":
         return _open311_keys(args, database_url)
+    elif args.command == "users":
+        return _users(args, database_url)
+    return 0
+
+
+# -- logins (outside demo mode: services.intake.user_admin) -----------------------------------
+
+
+def _user_commands(commands) -> None:
+    users = commands.add_parser(
+        "users", help="add, re-password, disable or list logins (passwords from a prompt or stdin)"
+    )
+    actions = users.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="a login for a staff member (registered when new)")
+    add.add_argument("username")
+    add.add_argument("--staff-id", required=True, help="the staff member's id, e.g. S0040")
+    add.add_argument("--name", help="a new staff member's name")
+    add.add_argument("--role", help="a new staff member's role (window_staff, officer, ..., hr)")
+    add.add_argument("--site", help="a new staff member's site code")
+    add.add_argument("--department", help="a new staff member's department code")
+    passwd = actions.add_parser("passwd", help="a new password; every session of it ends")
+    passwd.add_argument("username")
+    disable = actions.add_parser("disable", help="no more logins; every session of it ends")
+    disable.add_argument("username")
+    actions.add_parser("list", help="every login, disabled ones marked")
+
+
+def read_new_password(stdin=None, prompt=None) -> str:
+    """A new password, never from the command line: asked twice on a terminal, else the first
+    line of stdin (a script's pipe)."""
+    import getpass
+
+    stdin = stdin or sys.stdin
+    if stdin.isatty():
+        ask = prompt or getpass.getpass
+        password = ask("new password: ")
+        if ask("again: ") != password:
+            raise ValueError("the two passwords differ")
+        return password
+    return stdin.readline().rstrip("\r\n")
+
+
+def _users(args, database_url: str) -> int:
+    from services.intake import user_admin
+
+    try:
+        if args.action == "list":
+            logins = user_admin.list_logins(database_url)
+            for login in logins:
+                state = "enabled" if login.enabled else "disabled"
+                print(
+                    f"{login.username}\t{login.staff_id}\t{login.name}\t{login.role}"
+                    f"\t{login.site or '-'}\t{state}"
+                )
+            print(f"{len(logins)} login(s)")
+        elif args.action == "disable":
+            user_admin.disable(database_url, args.username)
+            print(f"{args.username}: disabled, every session ended")
+        elif args.action == "passwd":
+            user_admin.set_password(database_url, args.username, read_new_password())
+            print(f"{args.username}: new password set, every session ended")
+        else:
+            login = user_admin.add(
+                database_url,
+                args.username,
+                read_new_password(),
+                staff_id=args.staff_id,
+                name=args.name,
+                role=args.role,
+                site=args.site,
+                department=args.department,
+            )
+            print(f"{login.username}: login of {login.staff_id} {login.name} ({login.role})")
+    except (user_admin.UserAdminError, ValueError) as error:
+        print(f"users {args.action}: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

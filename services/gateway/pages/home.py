@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 from nameko.web.handlers import http
 
 from services.common import errors
+from services.common.config import service_setting
 from services.gateway.base import forget_session_version
+from services.gateway.client_address import request_client_address
 from services.gateway.http import TOKEN_COOKIE, bearer_token
 from services.gateway.pages.common import PageBase, is_https, page, redirect, render
 
@@ -41,6 +43,17 @@ def login_refusal(username: str, password: str) -> errors.InvalidField | None:
     return None
 
 
+def password_form_refusal(current: str, new: str, again: str) -> errors.InvalidField | None:
+    """What the password form lacks, by its field (the rest is checked by intake)."""
+    if not current:
+        return errors.InvalidField("请输入当前密码", "current_password")
+    if not new:
+        return errors.InvalidField("请输入新密码", "new_password")
+    if new != again:
+        return errors.InvalidField("两次输入的新密码不一致", "new_password_again")
+    return None
+
+
 class HomePages(PageBase):
     @http("GET", "/login")
     @page("/login")
@@ -57,7 +70,10 @@ class HomePages(PageBase):
         status = failure.status if failure else 200
         if failure is None:
             try:
-                user = self.intake.authenticate(username, password, request.remote_addr)
+                address = request_client_address(
+                    request, service_setting(self.config, "TRUSTED_PROXIES")
+                )
+                user = self.intake.authenticate(username, password, address)
             except (errors.Unauthorized, errors.TooManyRequests) as error:
                 # 401 wrong credentials, 429 too many failures: shown by the password field
                 failure, status = errors.InvalidField(error.message, "password"), error.status
@@ -102,6 +118,39 @@ class HomePages(PageBase):
         if user:
             self.intake.end_sessions(user["id"])
             forget_session_version(user["id"])
+
+    @http("GET", "/account/password")
+    @page("/account/password")
+    def password_page(self, request):
+        """修改密码: the signed-in user's own password (any role)."""
+        user = self._user(request)
+        return render("account/password.html", user, errors={})
+
+    @http("POST", "/account/password")
+    @page("/account/password")
+    def password_submit(self, request):
+        """A new password (the current one given again); every session of the user ends with
+        it, this browser's too: its cookie is dropped and the page says to log in again."""
+        user = self._user(request)
+        form = request.form
+        current, new = form.get("current_password", ""), form.get("new_password", "")
+        failure = password_form_refusal(current, new, form.get("new_password_again", ""))
+        if failure is None:
+            try:
+                self.intake.change_password(user["id"], current, new)
+            except errors.InvalidField as error:
+                failure = error
+        if failure is not None:
+            return render(
+                "account/password.html",
+                user,
+                status=failure.status,
+                errors={failure.field: failure.message},
+            )
+        forget_session_version(user["id"])
+        response = render("account/password.html", None, done=True, errors={})
+        response.delete_cookie(TOKEN_COOKIE, path="/")
+        return response
 
     @http("GET", "/")
     @page("/")
