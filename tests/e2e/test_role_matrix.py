@@ -167,6 +167,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/login"): FORM,
     ("GET", "/logout"): Rule(probe=False),  # ends the session the other cells use
     ("POST", "/logout"): FORM,
+    ("GET", "/account/password"): Rule(),
+    ("POST", "/account/password"): FORM,  # ends the session the other cells use
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
     ("GET", "/cases"): Rule(),
