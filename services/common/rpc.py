@@ -113,6 +113,24 @@ class QuorumRpcConsumer(RpcConsumer):
                 queue_arguments=dict(event_queues.RPC_QUEUE_ARGUMENTS),
             )
 
+    def handle_result(self, message, result, exc_info):
+        """Reply and acknowledge as nameko does, but a reply the broker does not take — the
+        connection lost, or the reply refused (its caller's reply queue was on a cluster node
+        that stopped) — is logged and dropped instead of killing the service: nameko calls this
+        directly, outside the entrypoint's guard, for a request refused before a worker ran
+        (a replayed assertion: a request redelivered after its node stopped). The request is
+        acknowledged if its channel still can; its caller has a deadline."""
+        try:
+            return super().handle_result(message, result, exc_info)
+        except BROKER_ERRORS as error:
+            RPC_REPLIES_LOST.labels(self.container.service_name).inc()
+            log.warning("reply of %s lost: %s", self.container.service_name, error)
+            try:
+                self.queue_consumer.ack_message(message)
+            except Exception as gone:  # the channel died with the connection: redelivered
+                log.debug("request not acknowledged: %s", gone)
+            return result, exc_info
+
 
 class Rpc(Rpc):
     """nameko's RPC entrypoint; see the module docstring for what it changes."""

@@ -1,12 +1,15 @@
 """RPC queues are quorum queues on real RabbitMQ: their type as the management API reports it,
 calls through them, requests expiring in them, and the migration away from classic ones."""
 
+import json
 from urllib.parse import quote, urlsplit
 
 import eventlet
 import pika
 import pytest
 import requests
+from kombu.exceptions import OperationalError
+from nameko import rpc as nameko_rpc
 
 from services.common import event_queues
 from services.common.errors import ServiceUnavailable
@@ -117,3 +120,44 @@ def test_migration_replaces_an_idle_classic_rpc_queue_and_refuses_a_busy_one(con
     ], "a second run has nothing to replace"
     connection.close()
     assert {queues(config)[f"rpc-{s}"]["type"] for s in services} == {"quorum"}
+
+
+def test_a_refused_request_whose_reply_is_lost_neither_kills_the_service_nor_stays(
+    config, monkeypatch
+):
+    """What a node stopping under load did: a request redelivered from the quorum queue is
+    refused (a replayed assertion) before any worker runs, and its reply is refused by the
+    broker (the caller's reply queue was on the stopped node). nameko calls the consumer's
+    handle_result directly there: the service must survive it and acknowledge the request."""
+    send = nameko_rpc.Responder.send_response
+    failed = []
+
+    def send_or_fail(responder, result, exc_info):
+        if not failed:
+            failed.append(True)
+            raise OperationalError("MessageNacked")
+        return send(responder, result, exc_info)
+
+    monkeypatch.setattr(nameko_rpc.Responder, "send_response", send_or_fail)
+    EXECUTED.clear()
+    with running(config, QuorumTarget) as [container]:
+        connection = pika.BlockingConnection(pika.URLParameters(config["AMQP_URI"]))
+        channel = connection.channel()
+        # no seal, no assertion: refused before a worker runs, and its reply fails
+        channel.basic_publish(
+            "nameko-rpc",
+            "quorum_target.record",
+            json.dumps({"args": ["forged"], "kwargs": {}}).encode(),
+            pika.BasicProperties(
+                content_type="application/json", reply_to="nobody", correlation_id="c1"
+            ),
+        )
+        eventlet.sleep(1.0)
+        assert failed, "the refusal's reply was attempted"
+        assert not container._died.ready(), "the service is still running"
+        with SignedClusterRpcProxy(config, timeout=10) as proxy:
+            assert proxy.quorum_target.record("after") == "after"
+        connection.close()
+        state = queues(config)["rpc-quorum_target"]
+        assert state.get("messages_unacknowledged", 0) == 0 and state.get("messages", 0) == 0
+    assert EXECUTED == ["after"]
