@@ -15,7 +15,7 @@ import psycopg
 import requests
 import yaml
 
-from bench.harness import SEED_DIR, Row, concurrently, running_system
+from bench.harness import SEED_DIR, Row, concurrently, cpu_by_process, running_system
 
 LEVELS = (5,) * 60 + (4,) * 25 + (3,) * 10 + (2,) * 3 + (1,) * 2  # a realistic mix: 5 % bad
 SMALL = {"batches": 3, "batch_size": 200, "clients": 2}
@@ -122,7 +122,13 @@ def run(
     with running_system("ratings", base_port=base_port) as system:
         url, token = f"{system.api}/feedback/ratings:batch", system.login("operator")
         post_batches(url, token, payload[:1], 1)  # warm up
+        names = [process.name for process in system.processes]
+        cpu_before = cpu_by_process(system, names)
         seconds, accepted, cases = post_batches(url, token, payload[1:], clients)
+        cpu = {
+            name: round(used - cpu_before[name], 2)
+            for name, used in cpu_by_process(system, names).items()
+        }
         system.stop()  # the database alone, for the baseline
         copy_seconds, copied = raw_copy_seconds(system.database_url)
     sent = sum(len(batch) for batch in payload[1:])
@@ -143,6 +149,17 @@ def run(
                 "bad_ratings_opened_cases": cases,
                 "clients": clients,
                 "seconds": seconds,
+                "cpu_seconds_while_posting": cpu,
+            },
+        ),
+        Row(
+            "ratings",
+            "CPU ms per 1,000 ratings (services)",
+            1000 * 1000 * sum(cpu.values()) / max(1, accepted),
+            "ms",
+            notes={
+                "while": "the batches were posted (consumers of the bad ratings' cases included)",
+                "excludes": "PostgreSQL, RabbitMQ",
             },
         ),
     ]

@@ -7,11 +7,9 @@ committed: each announces it with ``pg_notify`` (Bancheng's through a benchmark-
 their timeline tables), and one LISTEN connection hears it.
 """
 
-import os
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
 import requests
@@ -20,6 +18,8 @@ from stdnum.cn import ric
 from bench.harness import (
     Row,
     concurrently,
+    cpu_by_process,
+    cpu_seconds,
     peak_rss_mb,
     running_system,
     summarize_latencies,
@@ -76,19 +76,6 @@ class Completions:
         self._running = False
         self._thread.join(timeout=2)
         self._conn.close()
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU the processes ``pids`` have used so far (from /proc, in seconds)."""
-    ticks = 0
-    for pid in pids:
-        try:
-            # the fields after the command's ")": state is the first, utime the 12th, stime 13th
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _run_clients(
@@ -216,9 +203,14 @@ def run(levels=((1, 100), (10, 50), (50, 20)), base_port: int | None = None) -> 
                 base_cpu = cpu_seconds(base_pids)
                 base_lat, base_secs, base_fail = _run_clients(clients, per_client, baseline)
                 base_cpu = cpu_seconds(base_pids) - base_cpu
-                ours_cpu = cpu_seconds(ours_pids)
+                ours_cpu, by_process = cpu_seconds(ours_pids), cpu_by_process(system, BANCHENG)
                 ours_lat, ours_secs, ours_fail = _run_clients(clients, per_client, bancheng)
                 ours_cpu = cpu_seconds(ours_pids) - ours_cpu
+                done = max(1, len(ours_lat) + ours_fail)
+                by_process = {
+                    name: round(1000 * (used - by_process[name]) / done, 2)
+                    for name, used in cpu_by_process(system, BANCHENG).items()
+                }
                 ours, base = summarize_latencies(ours_lat), summarize_latencies(base_lat)
                 throughput, base_throughput = len(ours_lat) / ours_secs, len(base_lat) / base_secs
                 p99_limit = P99_FACTOR * base["p99_ms"]
@@ -274,7 +266,7 @@ def run(levels=((1, 100), (10, 50), (50, 20)), base_port: int | None = None) -> 
                         "ms",
                         baseline=1000 * base_cpu / max(1, len(base_lat) + base_fail),
                         baseline_name="the bare loop's five processes",
-                        notes={"processes": sorted(BANCHENG), "excludes": "PostgreSQL, RabbitMQ"},
+                        notes={"ms_by_process": by_process, "excludes": "PostgreSQL, RabbitMQ"},
                     )
                 )
             for process in system.processes:

@@ -10,8 +10,9 @@ Rules, in order:
 
 * the message is an envelope (:data:`services.common.events.REQUIRED_FIELDS`), its ``type``
   is the handler's and its ``source_service`` the exchange's it came from;
-* ``version`` is a whole number the consumer knows (today: 1, for every type); a newer one
-  waits in the dead-letter queue until the consumer is upgraded and it is re-published;
+* ``version`` is a whole number the consumer knows (1, or a type's newer version in
+  :data:`DATA_VERSIONS`); a newer one waits in the dead-letter queue until the consumer is
+  upgraded and it is re-published;
 * ``data`` has every field of the type's entry with the right kind. A type with no entry
   (a probe, a test event) is checked as an envelope only.
 
@@ -161,6 +162,11 @@ EVENT_DATA: dict[tuple[str, str], dict[str, Kind]] = {
 }
 
 
+# the newest ``data`` version of a type whose shape changed (the others: ENVELOPE_VERSION);
+# consumers read every version up to it. ratings_received 2: counts per (day, site, level)
+DATA_VERSIONS: dict[tuple[str, str], int] = {("intake", "ratings_received"): 2}
+
+
 def problem(message, source_service: str, event_type: str) -> str | None:
     """Why ``message`` cannot be handled as ``source_service``'s ``event_type``; None if it can."""
     if not isinstance(message, dict):
@@ -179,8 +185,9 @@ def problem(message, source_service: str, event_type: str) -> str | None:
     version = message["version"]
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         return "version is not a positive whole number"
-    if version > ENVELOPE_VERSION:
-        return f"version {version} is newer than this consumer knows ({ENVELOPE_VERSION})"
+    known = DATA_VERSIONS.get((source_service, event_type), ENVELOPE_VERSION)
+    if version > known:
+        return f"version {version} is newer than this consumer knows ({known})"
     data = message["data"]
     if not isinstance(data, dict):
         return "data is not a JSON object"
