@@ -42,21 +42,29 @@ print(url.hostname, url.port or defaults.get(url.scheme, 0))
 PY
 }
 
-# wait_for <what> <url>: poll the URL's TCP port until it accepts or WAIT_TIMEOUT runs out.
+# wait_for <what> <url>[;<url>...]: poll the URLs' TCP ports until one accepts (a cluster's
+# AMQP_URI lists every node: any one will do) or WAIT_TIMEOUT runs out.
 wait_for() {
-    local what="$1" url="$2" hp host port deadline
-    hp="$(host_port "$url")"
-    read -r host port <<<"$hp"
+    local what="$1" urls="$2" url hp host port deadline candidates
+    IFS=';' read -ra candidates <<<"$urls"
     deadline=$((SECONDS + WAIT_TIMEOUT))
-    until timeout 2 bash -c ": <>/dev/tcp/${host}/${port}" 2>/dev/null; do
+    while true; do
+        for url in "${candidates[@]}"; do
+            [[ -n "$url" ]] || continue
+            hp="$(host_port "$url")"
+            read -r host port <<<"$hp"
+            if timeout 2 bash -c ": <>/dev/tcp/${host}/${port}" 2>/dev/null; then
+                echo "run.sh: ${what} is up at ${host}:${port}" >&2
+                return 0
+            fi
+        done
         if ((SECONDS >= deadline)); then
-            echo "run.sh: gave up after ${WAIT_TIMEOUT}s waiting for ${what} at ${host}:${port}" >&2
+            echo "run.sh: gave up after ${WAIT_TIMEOUT}s waiting for ${what}" >&2
             exit 1
         fi
-        echo "run.sh: waiting for ${what} at ${host}:${port} ..." >&2
+        echo "run.sh: waiting for ${what} ..." >&2
         sleep 1
     done
-    echo "run.sh: ${what} is up at ${host}:${port}" >&2
 }
 
 wait_for_dependencies() {
