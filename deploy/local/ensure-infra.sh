@@ -43,7 +43,8 @@ if ! port_open "$AMQP_HOST" "$AMQP_PORT"; then
     fi
 fi
 
-# The tests create a vhost per session through the management API.
+# The tests create a vhost per session, and make up / the test systems each service's broker user
+# (services.common.broker_users), through the management API.
 if ! port_open "$AMQP_HOST" 15672; then
     if command -v rabbitmq-plugins >/dev/null; then
         echo "ensure-infra: enabling the RabbitMQ management plugin"
