@@ -27,6 +27,7 @@ from the shell (``down`` and ``status`` read the ``cluster.json`` that ``up`` wr
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -75,10 +76,16 @@ class Cluster:
         index = next(i for i in range(len(self.nodes)) if i not in self.down)
         return self.management_url(index)
 
-    def stop_node(self, index: int) -> None:
+    def stop_node(self, index: int, kill: bool = False) -> None:
         """Halt node ``index`` (its Erlang VM too): its clients lose their connections, its
-        quorum queue replicas go away, the other two keep a majority."""
-        self.nodes[index].stop()
+        quorum queue replicas go away, the other two keep a majority. ``kill``: SIGKILL the
+        node's processes instead (a machine lost: no goodbye to clients or peers)."""
+        node = self.nodes[index]
+        if kill and node._server is not None and node._server.poll() is None:
+            os.killpg(node._server.pid, signal.SIGKILL)
+            node._server.wait()
+        else:
+            node.stop()
         self.down.add(index)
 
     def start_node(self, index: int, timeout: float = 120.0) -> None:

@@ -11,6 +11,7 @@ broker or database fault, a new one (restarted by the supervisor) only after ``k
     python -m tools.drill                 # every drill (a few minutes)
     python -m tools.drill --short         # broker restart + kill -9 of one service (make test)
     python -m tools.drill --only broker-restart --json out.json
+    python -m tools.drill --only cluster-node-stopped   # on a three-node cluster (drill_cluster)
 
 The exit status is non-zero when any drill found a loss, a duplicate, a non-503 5xx, a hang or
 a dead process; the logs of the drilled system stay in ``run/drills/<time>/``.
@@ -63,13 +64,31 @@ class Drill:
 
 
 def full_plan(processes: list[localrun.Process]) -> list[Drill]:
+    from tools import drill_cluster  # it builds on this module
+
     return [
         Drill("broker-restart", "broker", 24, 4, outage_seconds=10),
         Drill("database-restart", "database", 16, 4, outage_seconds=5),
         *[Drill(f"kill-9 {p.name}", "kill", 9, 3, target=p.name) for p in processes],
         Drill("hung intake-1", "hang", 16, 3, "intake-1", RPC_TIMEOUT_SECONDS + 3),
         Drill("hung coordination", "hang", 16, 3, "coordination", RPC_TIMEOUT_SECONDS + 3),
+        *drill_cluster.plan(),  # on the three-node cluster
     ]
+
+
+def systems_for(plan: list[Drill], run_dir: Path) -> list[tuple[type, list[Drill], Path]]:
+    """The drills of ``plan`` by the system they run on: (system class, drills, its run dir).
+    A ``cluster-node`` drill runs on the three-node cluster (tools.drill_cluster), the others
+    on one broker node."""
+    from tools import drill_cluster
+
+    on_cluster = [drill for drill in plan if drill.fault in drill_cluster.FAULTS]
+    single = [drill for drill in plan if drill not in on_cluster]
+    systems = [
+        (DrilledSystem, single, run_dir),
+        (drill_cluster.ClusterDrilledSystem, on_cluster, run_dir / "cluster"),
+    ]
+    return [(system, drills, where) for system, drills, where in systems if drills]
 
 
 def short_plan() -> list[Drill]:
@@ -327,24 +346,26 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir = args.run_dir or DRILL_RUNS / f"{stamp}-{os.getpid()}"
-    system = DrilledSystem(run_dir, clients=args.clients or (4 if args.short else 8))
-    plan = short_plan() if args.short else full_plan(system.processes)
+    clients = args.clients or (4 if args.short else 8)
+    plan = short_plan() if args.short else full_plan(localrun.processes())
     if args.only:
         plan = [drill for drill in plan if drill.name in args.only]
         if not plan:
             parser.error("no drill of that name")
     started = time.monotonic()
     reports, notes = [], []
-    try:
-        system.start()
-        for drill in plan:
-            report = run_drill(system, drill)
-            reports.append(report)
-            say(f"{drill.name}: {'ok' if report.passed else 'FAILED'}")
-            if not report.passed:
-                notes += [f"=== {drill.name}", *explain(system, report)]
-    finally:
-        system.stop()
+    for system_class, drills, where in systems_for(plan, run_dir):
+        system = system_class(where, clients=clients)
+        try:
+            system.start()
+            for drill in drills:
+                report = run_drill(system, drill)
+                reports.append(report)
+                say(f"{drill.name}: {'ok' if report.passed else 'FAILED'}")
+                if not report.passed:
+                    notes += [f"=== {drill.name}", *explain(system, report)]
+        finally:
+            system.stop()
     print()
     for line in drill_report.table(reports):
         print(line)
