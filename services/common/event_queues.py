@@ -56,8 +56,9 @@ CONSUMING_SERVICES = {
     "reporting": "services.reporting.service:ReportingService",
 }
 
-# every service with an RPC queue: the consumers, and the gateway (its health RPC)
-RPC_SERVICES = (*CONSUMING_SERVICES, "gateway")
+# every service with an RPC queue: those four (their ``ping`` and use cases); the gateway
+# serves no RPC
+RPC_SERVICES = tuple(CONSUMING_SERVICES)
 
 
 def delivery_limit(config: dict) -> int:

@@ -33,4 +33,20 @@ def test_each_node_is_given_the_services_own_user():
 def test_rpc_queues_are_quorum_and_named_as_nameko_names_them():
     assert event_queues.RPC_QUEUE_ARGUMENTS == {"x-queue-type": "quorum"}
     assert event_queues.rpc_queue("intake") == "rpc-intake"
-    assert set(event_queues.RPC_SERVICES) == set(broker_users.SERVICES)
+    assert set(event_queues.RPC_SERVICES) == set(broker_users.SERVICES) - {"gateway"}
+
+
+def test_every_service_with_an_rpc_entrypoint_and_only_those_get_a_quorum_rpc_queue():
+    from services.common.rpc import Rpc
+    from services.gateway.service import GatewayService
+
+    def serves_rpc(cls) -> bool:
+        return any(
+            isinstance(entrypoint, Rpc)
+            for member in vars(cls).values()
+            for entrypoint in getattr(member, "nameko_entrypoints", ())
+        ) or any(serves_rpc(base) for base in cls.__bases__)
+
+    with_rpc = {cls.name for cls in event_queues.consuming_services() if serves_rpc(cls)}
+    assert with_rpc == set(event_queues.RPC_SERVICES)
+    assert not serves_rpc(GatewayService)
