@@ -7,7 +7,9 @@ service is there, or no reply comes in time, the call raises :class:`ServiceUnav
 nobody answered in time is not executed later — after a broker restart, say — behind the
 back of a caller who was already told to retry.
 
-Serving: :func:`rpc` is nameko's entrypoint with two changes. A reply that cannot be sent
+Serving: :func:`rpc` is nameko's entrypoint reading ``rpc-<service>`` as a quorum queue
+(:class:`QuorumRpcConsumer`: replicated on the district cluster's nodes; reply queues stay
+classic), with two more changes. A reply that cannot be sent
 because the broker connection was lost is logged and dropped (nameko lets that error kill
 the whole service; the caller has its deadline). And an unexpected exception leaves the
 service as :class:`ServiceFault` carrying an error id that the service logged with its
