@@ -85,7 +85,7 @@ class Cluster:
             os.killpg(node._server.pid, signal.SIGKILL)
             node._server.wait()
         else:
-            node.stop()
+            _stop(node)
         self.down.add(index)
 
     def start_node(self, index: int, timeout: float = 120.0) -> None:
@@ -111,7 +111,7 @@ class Cluster:
         """Stop every node (the last first, so the first, started first next time, stops last)."""
         for index in reversed(range(len(self.nodes))):
             if index not in self.down:
-                self.nodes[index].stop()
+                _stop(self.nodes[index])
         self.down = set(range(len(self.nodes)))
 
     def as_dict(self) -> dict:
@@ -131,6 +131,18 @@ class Cluster:
 
     def _up(self) -> int:
         return next(i for i in range(len(self.nodes)) if i not in self.down)
+
+
+def _stop(node: RabbitNode) -> None:
+    """Halt ``node``: its own server process when this process started it, else by
+    ``rabbitmqctl stop`` (a node another process started, e.g. an earlier ``make up``)."""
+    if node._server is not None:
+        node.stop()
+        return
+    try:
+        node.ctl("stop", timeout=90)
+    except RuntimeError:
+        pass  # not running
 
 
 def cluster_nodes(
@@ -184,6 +196,12 @@ def start_cluster(
     nodes, management_ports = cluster_nodes(base_dir, ports, name_prefix, count)
     cluster = Cluster(base_dir, nodes, management_ports)
     joined = base_dir / JOINED_MARK
+    expected = sorted(node.name for node in nodes)
+    if joined.exists() and all(node._ctl_ok("ping") for node in nodes):
+        # already running (started by an earlier process): use it as it is
+        if cluster.running_nodes() == expected:
+            (base_dir / STATE_FILE).write_text(json.dumps(cluster.as_dict(), indent=2))
+            return cluster
     try:
         if joined.exists():
             _start_together(nodes, timeout)
@@ -195,7 +213,6 @@ def start_cluster(
                 node.ctl("join_cluster", nodes[0].name, timeout=timeout)
                 node.ctl("start_app", timeout=timeout)
             joined.write_text("\n".join(node.name for node in nodes) + "\n")
-        expected = sorted(node.name for node in nodes)
         wait_until(
             lambda: cluster.running_nodes() == expected,
             timeout,
@@ -252,10 +269,7 @@ def stop_attached(base_dir: Path) -> None:
     """Stop the nodes of a cluster another process started (``rabbitmqctl stop``)."""
     cluster = attach(base_dir)
     for node in reversed(cluster.nodes):
-        try:
-            node.ctl("stop", timeout=60)
-        except RuntimeError:
-            pass  # not running
+        _stop(node)
     for node in cluster.nodes:
         pid_file = node.base_dir / "rabbitmq.pid"
         if pid_file.exists():

@@ -85,3 +85,16 @@ def connection_nodes(api: str) -> set[str]:
     """The nodes the clients are connected to (the management API's statistics lag a little)."""
     connections = requests.get(f"{api}/connections", auth=("guest", "guest"), timeout=10).json()
     return {connection["node"] for connection in connections}
+
+
+def test_starting_a_running_cluster_again_uses_it_as_it_is(cluster):
+    ports = [
+        port
+        for node, management in zip(cluster.nodes, cluster.management_ports, strict=True)
+        for port in (node.amqp_port, node.dist_port, *node.ctl_ports, management)
+    ]
+    prefix = cluster.nodes[0].name.removesuffix("-1@localhost")
+    again = start_cluster(cluster.base_dir, ports, prefix, timeout=30)
+    assert again.amqp_uris == cluster.amqp_uris
+    assert again.running_nodes() == sorted(node.name for node in cluster.nodes)
+    assert all(node._server is None for node in again.nodes), "no second server was started"
