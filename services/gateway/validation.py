@@ -103,6 +103,35 @@ def check_body(body) -> None:
         _refuse_first(body)
 
 
+# What :func:`check_body` refuses, as it can show in a body's UTF-8 JSON text: a control
+# character as such (C0 but tab, LF, CR; DEL; C1 as UTF-8), or escaped (\u0000-\u001f,
+# \u007f-\u009f, a surrogate \ud800-\udfff, \b, \f); a number of 16 digits or more, one with an
+# exponent, NaN, Infinity.
+_RAW_CONTROLS = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0E, 0x20)) + b"\x7f"
+_RAW_C1 = re.compile(rb"\xc2[\x80-\x9f]")
+_ESCAPED_CONTROLS = re.compile(rb"\\(?:u(?:00[01]|007[fF]|008|009|[dD][89a-fA-F])|[bf])")
+_UNICODE_ESCAPE = re.compile(rb"\\u[0-9a-fA-F]{4}")
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789E", b"0000000000e")
+
+
+def json_text_passes(raw: bytes) -> bool:
+    """Whether a body's JSON text (bytes) surely holds no character or number
+    :func:`check_body` refuses, told from the text without decoding it: the ratings batch is
+    handed on as text and decoded once, by intake (which also bounds its nesting). False means
+    "decode it and check it value by value", which names the field — not that the body is
+    refused: a string may say "NaN", or hold an escaped tab."""
+    if len(raw.translate(None, _RAW_CONTROLS)) != len(raw):
+        return False
+    if _RAW_C1.search(raw) or _ESCAPED_CONTROLS.search(raw):
+        return False
+    if b"NaN" in raw or b"Infinity" in raw:
+        return False
+    if b"\\u" in raw:  # a \uXXXX escape is no number (its hex digits may read as "9e")
+        raw = _UNICODE_ESCAPE.sub(b"", raw)
+    digits = raw.translate(_DIGITS_AS_ZERO)
+    return b"0" * 16 not in digits and b"0e" not in digits
+
+
 def _refuse_first(body) -> None:
     """Walk the body with each value's path and raise for the first one refused."""
     todo = [(body, "", 1)]
