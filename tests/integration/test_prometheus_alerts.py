@@ -72,7 +72,7 @@ def test_local_config_scrapes_every_process_of_make_up():
     targets = {
         target
         for job in config["scrape_configs"]
-        for static in job["static_configs"]
+        for static in job.get("static_configs", [])  # the site nodes' job: file_sd
         for target in static["targets"]
     }
     assert targets == {f"127.0.0.1:{process.port}" for process in localrun.processes()}
