@@ -18,8 +18,11 @@ install: $(STAMP)
 infra:
 	@bash deploy/local/ensure-infra.sh
 
+# EDGE_SITES=XJK,MY: also the three-node district cluster and a site node per site, front doors
+# on 8001, 8002, … (tools/edge.py, docs/network.md)
+EDGE_SITES ?=
 up: install infra
-	$(PY) -m tools.localrun up
+	EDGE_SITES=$(EDGE_SITES) $(PY) -m tools.localrun up
 
 down:
 	@test -x $(PY) && $(PY) -m tools.localrun down || true

@@ -404,18 +404,28 @@ def main(argv=None) -> int:
         return supervisor.supervise(run_dir, Path(args.plan))
     if args.command == "status":
         return print_status(run_dir)
+    from tools import edge  # site nodes and the district cluster (EDGE_SITES=XJK,MY)
+
+    edge.stop_all(run_dir)
     stop(run_dir)
     if args.command == "down":
         print("Bancheng stopped.")
         return 0
 
     env = {**os.environ, "PYTHONWARNINGS": QUIET_WARNINGS, DEMO: "1"}
-    prepare_database(env)
-    started = start(run_dir, env)
+    sites = edge.edge_sites(env.get(edge.EDGE_SITES))
     try:
+        if sites:
+            env = edge.district_environment(env, run_dir, sites)
+        prepare_database(env)
+        started = start(run_dir, env)
         wait_healthy(started)
-    except RuntimeError as error:
+        if sites:
+            started += edge.start_sites(run_dir, env, sites)
+            wait_healthy(started)
+    except (RuntimeError, subprocess.CalledProcessError) as error:
         print(f"{error}; logs are in {run_dir}/", file=sys.stderr)
+        edge.stop_all(run_dir)
         stop(run_dir)
         return 1
     print("\nBancheng is up in DEMO MODE (BANCHENG_DEMO=1): development secrets and the demo")
@@ -428,6 +438,8 @@ def main(argv=None) -> int:
     print("  RabbitMQ UI      http://127.0.0.1:15672/ (guest/guest; each service connects as")
     print("                   bancheng-<service>, and logs in to PostgreSQL as bancheng_<service>)")
     print(f"  logs             {run_dir}/*.log   — see: make status   stop: make down")
+    for line in edge.banner(run_dir, sites):
+        print(line)
     return 0
 
 
