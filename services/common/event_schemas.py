@@ -105,6 +105,8 @@ EVENT_DATA: dict[tuple[str, str], dict[str, Kind]] = {
     ("intake", "return_visit_recorded"): {**CASE, "at": TIME, "satisfied": BOOLEAN},
     ("intake", "ratings_received"): {"counts": OBJECTS},
     ("intake", "suggestion_recorded"): {"site": TEXT, "channel": TEXT, "at": TIME},
+    # a site node's case for the district's intake (docs/network.md): the copy is sealed
+    ("intake", "site_case_recorded"): {**CASE, "site": TEXT, "copy": TEXT},
     ("coordination", "case_classified"): {**CASE, "type": CASE_TYPE},
     ("coordination", "case_state_changed"): {**CASE, "to_state": TEXT},
     ("coordination", "explanation_given"): CASE,
