@@ -17,6 +17,7 @@ from services.common.errors import Forbidden, Unauthorized
 from services.common.rpc import ServiceRpc
 from services.common.web import EntrypointMetrics
 from services.gateway.http import TOKEN_COOKIE, bearer_token, read_json
+from services.gateway.site_mode import DistrictRpc
 
 API_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SESSION_CHECK_SECONDS = 5.0
@@ -41,9 +42,10 @@ class GatewayBase:
 
     config = Config()
     intake = ServiceRpc("intake")
-    coordination = ServiceRpc("coordination")
-    accountability = ServiceRpc("accountability")
-    reporting = ServiceRpc("reporting")
+    # on a site node (SITE_NODE) these refuse at once with a 503: services.gateway.site_mode
+    coordination = DistrictRpc("coordination")
+    accountability = DistrictRpc("accountability")
+    reporting = DistrictRpc("reporting")
     entrypoint_metrics = EntrypointMetrics()
 
     @property
