@@ -61,6 +61,21 @@ LABELLED = {
     "outcome": OUTCOME_LABELS,
 }
 BOM = "\ufeff"  # so that Excel opens the UTF-8 CSV as UTF-8
+# the summary's headline figures compared with the previous month, in the words of its tables
+CHANGE_LABELS = {
+    "cases": "咨询及登记事项（件）",
+    "complex_cases": "复杂事项（件）",
+    "complex_solved": "复杂事项已办结（件）",
+    "replies": "答复（件）",
+    "on_time_rate": "按时答复率",
+    "median_working_days": "答复用时中位数（工作日）",
+    "p90_working_days": "答复用时90分位（工作日）",
+    "ratings": "好差评（条）",
+    "satisfied_share": "满意率",
+    # the 差评 loop's (reporting's bad_rating_figures)
+    "rectification_rate": "差评整改率",
+    "return_visit_rate": "回访率",
+}
 
 
 # a cell starting with one of these is a formula to Excel, LibreOffice and Sheets (CSV and
@@ -220,14 +235,43 @@ def summary_tables(summary: dict, names: dict | None = None) -> list[tuple[str, 
             [[f"{item['level']} {item['name']}", item["count"]] for item in satisfaction["levels"]],
         ),
         (
+            "差评办理（核实·整改·回访·再评价）",
+            ["指标", "数值"],
+            bad_rating_rows(summary.get("bad_ratings") or {}),
+        ),
+        (
             f"与上月（{summary['previous_month']}）比较",
             ["指标", "本月", "上月", "变化"],
             [
-                [key, change["current"], change["previous"], change["delta"]]
+                [label(CHANGE_LABELS, key), change["current"], change["previous"], change["delta"]]
                 for key, change in summary["change"].items()
             ],
         ),
     ]
+
+
+# the monthly summary's 差评 loop figures (reporting's bad_rating_figures), as the table shows them
+BAD_RATING_ROWS = (
+    ("genuine", "核实属实（件）"),
+    ("not_genuine", "核实不属实（件）"),
+    ("appealed", "被评价人申诉（件）"),
+    ("appeals_upheld", "申诉成立（件）"),
+    ("rectification_due", "本月到期应整改（件）"),
+    ("rectified_on_time", "按期整改（件）"),
+    ("rectified_late", "超期整改（件）"),
+    ("rectification_rate", "差评整改率"),
+    ("return_visits_required", "实名差评应回访（件）"),
+    ("return_visits_done", "已回访（件）"),
+    ("return_visit_rate", "回访率"),
+    ("re_ratings", "再评价（条）"),
+    ("re_rating_average", "再评价平均等级"),
+    ("re_ratings_improved", "再评价提升（条）"),
+    ("re_rating_improved_share", "再评价提升占比"),
+)
+
+
+def bad_rating_rows(figures: dict) -> list[list]:
+    return [[heading, figures.get(key)] for key, heading in BAD_RATING_ROWS]
 
 
 def summary_csv(summary: dict, names: dict | None = None) -> str:

@@ -25,6 +25,17 @@ from services.common.vocabulary import CAUSE_LABELS, RATING_LEVEL_LABELS, TYPE_L
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 
+# the 差评 loop's steps (coordination/bad_ratings.py): what each one records on a case's row
+BAD_RATING_EVENTS = {
+    "bad_rating_verified": "verified",
+    "bad_rating_appealed": "appealed",
+    "bad_rating_appeal_decided": "appeal_decided",
+    "bad_rating_rectified": "rectified",
+    "bad_rating_answered": "answered",
+    "bad_rating_re_rated": "re_rated",
+}
+RECTIFICATION_KIND = "bad_rating_rectification"
+
 # (source service, event type) of every event reporting consumes and keeps in its log
 PROJECTED_EVENTS = (
     ("intake", "case_registered"),
@@ -43,7 +54,9 @@ PROJECTED_EVENTS = (
     ("coordination", "deadline_breached"),
     ("coordination", "joint_meeting_convened"),
     ("coordination", "joint_meeting_minuted"),
+    ("coordination", "practice_promoted"),
     ("accountability", "finding_recorded"),
+    *(("coordination", event_type) for event_type in BAD_RATING_EVENTS),
 )
 
 TYPES = ("cannot", "hard", "refused", "pending")
@@ -84,6 +97,9 @@ CASE_FIELDS = (
     "meeting_id",
     "return_visit_satisfied",
     "deadlines",
+    "requires_return_visit",
+    "rating_level",
+    "bad_rating",
 )
 MEETING_FIELDS = (
     "meeting_id",
@@ -179,6 +195,12 @@ def previous_month(month: date) -> date:
     return date(month.year - 1, 12, 1) if month.month == 1 else month.replace(month=month.month - 1)
 
 
+def months_before(month: date, count: int) -> date:
+    """The first day of the month ``count`` months before ``month`` (after it, if negative)."""
+    index = month.year * 12 + month.month - 1 - count
+    return date(index // 12, index % 12 + 1, 1)
+
+
 # --------------------------------------------------------------------------- cases
 
 
@@ -193,8 +215,8 @@ def case_targets(event: dict) -> list[str]:
     data = event["data"]
     if event["type"] in ("joint_meeting_convened", "joint_meeting_minuted"):
         return sorted(set(data.get("case_nos") or []))
-    if event["type"] in ("ratings_received", "suggestion_recorded"):
-        return []
+    if event["type"] in ("ratings_received", "suggestion_recorded", "practice_promoted"):
+        return []  # a practice changes the case's precedent row only
     return [data["case_no"]]
 
 
@@ -241,6 +263,8 @@ def apply_to_case(case: dict, event: dict) -> dict:
             first_receiver=data.get("first_receiver"),
             received_at=received_at,
             month=month_of(received_at),
+            requires_return_visit=bool(data.get("requires_return_visit")),
+            rating_level=data.get("rating_level"),
         )
         if case["state"] is None:
             case["state"], case["state_at"] = "registered", received_at
@@ -278,13 +302,21 @@ def apply_to_case(case: dict, event: dict) -> dict:
         case.update(resolved_at=parse_time(data.get("at")), outcome=data.get("outcome"))
         _move_to(case, "resolved", data.get("at"))
         for deadline in case["deadlines"].values():
-            deadline["closed"] = True
+            if deadline.get("kind") != RECTIFICATION_KIND:  # ended by its own step only
+                deadline["closed"] = True
     elif kind == "finding_recorded":
         case["finding_cause"] = None if data.get("no_fault") else data.get("cause")
     elif kind == "return_visit_recorded":
         case["return_visit_satisfied"] = bool(data.get("satisfied"))
     elif kind == "joint_meeting_convened":
         case["meeting_id"] = str(data["meeting_id"])
+    elif kind in BAD_RATING_EVENTS:
+        case["bad_rating"] = apply_to_bad_rating(case["bad_rating"], kind, data)
+        _fill(case, site=data.get("site"), department=data.get("department"))
+        _fill(case, rating_level=data.get("rating_level"))
+        for deadline in case["deadlines"].values():
+            if deadline.get("kind") == RECTIFICATION_KIND:
+                deadline["closed"] = rectification_ended(case["bad_rating"])
     elif kind.startswith("deadline_"):
         deadline = _deadline(case, data)
         if kind == "deadline_paused":
@@ -295,13 +327,91 @@ def apply_to_case(case: dict, event: dict) -> dict:
             deadline["warned"] = True
         elif kind == "deadline_breached":
             deadline["breached"] = True
-        # the reply or the resolution may have been seen before the deadline itself
-        if case["resolved_at"] is not None or (
+        # the reply, the resolution or the rectification may have been seen before the deadline
+        if deadline.get("kind") == RECTIFICATION_KIND:
+            deadline["closed"] = rectification_ended(case["bad_rating"])
+            if kind == "deadline_resumed" and case["bad_rating"] and data.get("due_at"):
+                case["bad_rating"] = {**case["bad_rating"], "due_at": data["due_at"]}
+        elif case["resolved_at"] is not None or (
             deadline.get("kind") == "reply" and case["replied_at"] is not None
         ):
             deadline["closed"] = True
         case["deadlines"][str(data["deadline_id"])] = deadline
     return case
+
+
+def apply_to_bad_rating(loop: dict | None, kind: str, data: dict) -> dict:
+    """A case's 差评 loop after one of its steps (times as the events give them: ISO text)."""
+    loop = dict(loop or {})
+    step, at = BAD_RATING_EVENTS[kind], data.get("at")
+    if step == "verified":
+        loop.update(verified_at=at, genuine=bool(data.get("genuine")))
+        loop["due_at"] = data.get("rectification_due_at")
+    elif step == "appealed":
+        loop["appealed_at"] = at
+    elif step == "appeal_decided":
+        loop.update(appeal_decided_at=at, appeal_upheld=bool(data.get("upheld")))
+    elif step == "rectified":
+        loop.update(rectified_at=at, on_time=data.get("on_time"))
+        loop["due_at"] = data.get("due_at") or loop.get("due_at")  # as resumed after an appeal
+    elif step == "answered":
+        loop["answered_at"] = at
+    elif step == "re_rated":
+        loop.update(re_rated_at=at, re_rating=data.get("level"), improved=data.get("improved"))
+    return loop
+
+
+def bad_rating_genuine(loop: dict | None) -> bool:
+    """A verified 差评 that counts: genuine, and no appeal upheld against it."""
+    return bool(loop and loop.get("genuine") and not loop.get("appeal_upheld"))
+
+
+def bad_rating_running(loop: dict | None) -> bool:
+    """Whether the 差评's rectification period still runs: genuine and not rectified."""
+    return bad_rating_genuine(loop) and not loop.get("rectified_at")
+
+
+def rectification_ended(loop: dict | None) -> bool:
+    """The rectification period is over: rectified, or its 差评 no longer counts (an appeal
+    upheld). Unknown until the verification is seen (its period may arrive first)."""
+    return bool(loop and loop.get("verified_at")) and not bad_rating_running(loop)
+
+
+def bad_rating_counters(case: dict) -> Counter:
+    """What a case's 差评 loop adds to the ``bad_rating`` counters.
+
+    Verifications and appeals count in their month; a genuine 差评 counts as due in the month
+    its rectification period ends (or of its verification, where no period was set) and as
+    rectified on time or late there; the return visits a real-name bad rating requires count
+    in the case's month, the re-ratings in theirs (with their levels' sum for the average).
+    """
+    counts = Counter()
+    site, loop = case["site"], case["bad_rating"] or {}
+
+    def add(when, key: str, n: int = 1) -> None:
+        counts[(month_of(when), site, "bad_rating", key)] += n
+
+    if case["requires_return_visit"] and case["channel"] == "rating":
+        add(case["received_at"], "visit_required")
+        if case["return_visit_satisfied"] is not None:
+            add(case["received_at"], "visited")
+    if loop.get("verified_at"):
+        add(loop["verified_at"], "genuine" if bad_rating_genuine(loop) else "not_genuine")
+    if loop.get("appealed_at"):
+        add(loop["appealed_at"], "appealed")
+    if loop.get("appeal_decided_at") and loop.get("appeal_upheld"):
+        add(loop["appeal_decided_at"], "appeal_upheld")
+    if bad_rating_genuine(loop):
+        due = loop.get("due_at") or loop["verified_at"]
+        add(due, "due")
+        if loop.get("rectified_at"):
+            add(due, "rectified_on_time" if loop.get("on_time") is not False else "rectified_late")
+    if loop.get("re_rated_at") and loop.get("re_rating") is not None:
+        add(loop["re_rated_at"], "re_rated")
+        add(loop["re_rated_at"], "re_rating_sum", int(loop["re_rating"]))
+        if loop.get("improved"):
+            add(loop["re_rated_at"], "re_rating_improved")
+    return counts
 
 
 def situation_cause(case: dict) -> str:
@@ -340,6 +450,7 @@ def case_counters(case: dict) -> Counter:
     if case["return_visit_satisfied"] is not None:
         key = "satisfied" if case["return_visit_satisfied"] else "unsatisfied"
         counts[(month, site, "return_visit", key)] += 1
+    counts.update(bad_rating_counters(case))
     if case["replied_at"] is not None:
         replied_month = month_of(case["replied_at"])
         key = "on_time" if case["reply_on_time"] else "late"
@@ -384,7 +495,8 @@ def case_gauges(case: dict) -> Counter:
         site = deadline.get("site") or case["site"]
         if deadline.get("breached"):
             gauges[("bancheng_deadline_breaches", _labels(department=department, kind=kind))] += 1
-        if deadline.get("closed") or not is_open:
+        # a 差评's rectification runs whatever the case's state; the others end with the case
+        if deadline.get("closed") or (not is_open and kind != RECTIFICATION_KIND):
             continue
         where = _labels(site=site, department=department, kind=kind)
         if deadline.get("breached"):
@@ -520,6 +632,8 @@ def monthly_summary(
         ("p90_working_days", ("replies", "p90_working_days")),
         ("ratings", ("satisfaction", "total")),
         ("satisfied_share", ("satisfaction", "satisfied_share")),
+        ("rectification_rate", ("bad_ratings", "rectification_rate")),
+        ("return_visit_rate", ("bad_ratings", "return_visit_rate")),
     )
     change = {}
     for name, (group, key) in headline_keys:
@@ -606,4 +720,72 @@ def _summary_figures(rows: list[dict], top: int) -> dict:
             "unsatisfied": dim("return_visit").get("unsatisfied", 0),
         },
         "suggestions": sum(dim("suggestion").values()),
+        "bad_ratings": bad_rating_figures(dim("bad_rating")),
     }
+
+
+def bad_rating_figures(counts: Counter) -> dict:
+    """The month's 差评 loop: 差评整改率 (rectified on time / genuine 差评 due), 回访率 (visited /
+    requiring a return visit) and the re-ratings (count, average level, share improved)."""
+    due, on_time = counts.get("due", 0), counts.get("rectified_on_time", 0)
+    required, visited = counts.get("visit_required", 0), counts.get("visited", 0)
+    re_rated = counts.get("re_rated", 0)
+    return {
+        "genuine": counts.get("genuine", 0),
+        "not_genuine": counts.get("not_genuine", 0),
+        "appealed": counts.get("appealed", 0),
+        "appeals_upheld": counts.get("appeal_upheld", 0),
+        "rectification_due": due,
+        "rectified_on_time": on_time,
+        "rectified_late": counts.get("rectified_late", 0),
+        "rectification_rate": _share(on_time, due),
+        "return_visits_required": required,
+        "return_visits_done": visited,
+        "return_visit_rate": _share(visited, required),
+        "re_ratings": re_rated,
+        "re_rating_average": round(counts.get("re_rating_sum", 0) / re_rated, 2)
+        if re_rated
+        else None,
+        "re_ratings_improved": counts.get("re_rating_improved", 0),
+        "re_rating_improved_share": _share(counts.get("re_rating_improved", 0), re_rated),
+    }
+
+
+# --------------------------------------------------------------------------- the 12-month trend
+
+TREND_MONTHS = 12
+
+
+def monthly_trend(first: date, months: int, rows: list[dict]) -> list[dict]:
+    """Each of ``months`` months from ``first``: cases received, replies and the share of them
+    on time, ratings and the share satisfied (4–5), from the counter rows ``(month, dimension,
+    key, value)``; a month without rows is all zeros, its shares None."""
+    figures: dict[date, dict[str, Counter]] = {}
+    for row in rows:
+        month = row["month"]
+        month = date.fromisoformat(month) if isinstance(month, str) else month
+        figures.setdefault(month, {}).setdefault(row["dimension"], Counter())[row["key"]] += int(
+            row["value"]
+        )
+    trend = []
+    for index in range(months):
+        month = months_before(first, -index)  # the index-th month after the first
+        dims = figures.get(month, {})
+        replies = dims.get("reply", Counter())
+        ratings = dims.get("rating", Counter())
+        reply_total = sum(replies.values())
+        rating_total = sum(ratings.values())
+        satisfied = sum(ratings.get(str(level), 0) for level in SATISFIED_LEVELS)
+        trend.append(
+            {
+                "month": month.strftime("%Y-%m"),
+                "cases": dims.get("cases", Counter()).get("", 0),
+                "replies": reply_total,
+                "on_time": replies.get("on_time", 0),
+                "on_time_rate": _share(replies.get("on_time", 0), reply_total),
+                "ratings": rating_total,
+                "satisfied": satisfied,
+                "satisfied_share": _share(satisfied, rating_total),
+            }
+        )
+    return trend

@@ -1,8 +1,9 @@
 """Reporting's use cases, each on a unit of work (no SQL, no nameko): project a consumed event
-once, read the monthly summary, a batch of the ledger (台账) and reporting's timeline entries."""
+once, read the monthly summary, a batch of the ledger (台账), reporting's timeline entries and the
+precedents like a case being registered."""
 
 from services.common.errors import InvalidField
-from services.reporting import domain
+from services.reporting import domain, precedents
 from services.reporting.projection import project
 
 MAX_LEDGER_BATCH = 10000
@@ -32,6 +33,16 @@ def monthly_summary(uow, month: str, site: str | None = None) -> dict:
     return domain.monthly_summary(first_day, site, rows, previous)
 
 
+def monthly_trend(uow, month: str, site: str | None = None) -> list[dict]:
+    """Cases, on-time rate and satisfaction of the 12 months up to ``month``, oldest first, in
+    one query of the monthly counters."""
+    last = domain.parse_month(month)
+    first = domain.months_before(last, domain.TREND_MONTHS - 1)
+    with uow.begin():
+        rows = uow.store.trend_counts(first, last, site)
+    return domain.monthly_trend(first, domain.TREND_MONTHS, rows)
+
+
 def ledger_batch(
     uow, date_from: str, date_to: str, site: str | None, after: list | None, limit
 ) -> list[dict]:
@@ -50,3 +61,35 @@ def case_timeline(uow, case_no: str) -> list[dict]:
     """Reporting's entries on the case's timeline."""
     with uow.begin():
         return uow.store.case_timeline(case_no)
+
+
+def similar_cases(uow, text, matter=None, viewer_site=None, exclude=None, limit=None) -> list[dict]:
+    """The settled cases most like ``text``: of ``matter`` first, then of other matters clearly
+    alike; as ``viewer_site`` may see them (:func:`services.reporting.precedents.present`)."""
+    compared = precedents.query_text(text)
+    if compared is None:
+        return []
+    limit = precedents.check_limit(limit if limit is not None else precedents.DEFAULT_LIMIT)
+    same, others = [], []
+    with uow.begin():
+        if matter:
+            same = _similar(uow, compared, precedents.SAME_MATTER_THRESHOLDS, matter, True,
+                            exclude, limit)  # fmt: skip
+        if len(same) < limit:
+            others = _similar(uow, compared, precedents.OTHER_MATTER_THRESHOLDS, matter or None,
+                              False, exclude, limit)  # fmt: skip
+    rows = precedents.ranked(same, others, limit)
+    return [precedents.present(row, matter or None, viewer_site) for row in rows]
+
+
+def _similar(uow, text, thresholds, matter, same_matter, exclude, limit) -> list[dict]:
+    """Precedents found with each threshold in turn (highest first) until ``limit`` are."""
+    found = {}
+    for threshold in thresholds:
+        for row in uow.store.similar_precedents(
+            text, threshold, matter, same_matter, exclude, limit, precedents.SAMPLE
+        ):
+            found.setdefault(row["case_no"], row)
+        if len(found) >= limit:
+            break
+    return list(found.values())

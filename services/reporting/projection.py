@@ -1,13 +1,13 @@
 """One way from an event to the read models, used alike by the consumers and by the replay.
 
 The rows an event touches are locked in a fixed order (cases by number, then the meeting, then
-counters and gauges by key), so concurrent consumers never deadlock; the counters and gauges move
+the case's precedent, then counters and gauges by key), so concurrent consumers never deadlock; the counters and gauges move
 by the difference between what the touched rows contributed before and after the event.
 """
 
 from collections import Counter
 
-from services.reporting import domain
+from services.reporting import domain, precedents
 
 
 def project(rows, event: dict) -> None:
@@ -31,5 +31,11 @@ def project(rows, event: dict) -> None:
         if new != old:
             rows.save_meeting(new)
             gauges.update(domain.difference(domain.meeting_gauges(old), domain.meeting_gauges(new)))
+    precedent_case = precedents.target(event)
+    if precedent_case is not None:
+        old = rows.precedent_for_update(precedent_case)
+        new = precedents.apply(old, event)
+        if new != old:
+            rows.save_precedent(new, old)
     rows.add_counts({key: n for key, n in counts.items() if n})
     rows.add_gauges({key: n for key, n in gauges.items() if n})

@@ -53,7 +53,15 @@ class ReportingService(Observable):
     on_deadline_breached = _projector("coordination", "deadline_breached")
     on_joint_meeting_convened = _projector("coordination", "joint_meeting_convened")
     on_joint_meeting_minuted = _projector("coordination", "joint_meeting_minuted")
+    on_practice_promoted = _projector("coordination", "practice_promoted")
     on_finding_recorded = _projector("accountability", "finding_recorded")
+    # the 差评 loop (domain.BAD_RATING_EVENTS)
+    on_bad_rating_verified = _projector("coordination", "bad_rating_verified")
+    on_bad_rating_appealed = _projector("coordination", "bad_rating_appealed")
+    on_bad_rating_appeal_decided = _projector("coordination", "bad_rating_appeal_decided")
+    on_bad_rating_rectified = _projector("coordination", "bad_rating_rectified")
+    on_bad_rating_answered = _projector("coordination", "bad_rating_answered")
+    on_bad_rating_re_rated = _projector("coordination", "bad_rating_re_rated")
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -64,6 +72,23 @@ class ReportingService(Observable):
     @rpc(expected_exceptions=BanchengError)
     def monthly_summary(self, month: str, site: str | None = None) -> dict:
         return handlers.monthly_summary(self.uow, month, site)
+
+    @rpc
+    def similar_cases(
+        self,
+        text: str | None,
+        matter: str | None = None,
+        viewer_site: str | None = None,
+        exclude: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict]:
+        """Precedents like ``text`` (same matter first), as a viewer of ``viewer_site`` (None:
+        every site) may see them; ``exclude``: the case being looked at."""
+        return handlers.similar_cases(self.uow, text, matter, viewer_site, exclude, limit)
+
+    @rpc(expected_exceptions=BanchengError)
+    def monthly_trend(self, month: str, site: str | None = None) -> list[dict]:
+        return handlers.monthly_trend(self.uow, month, site)
 
     @rpc(expected_exceptions=BanchengError)
     def ledger_batch(

@@ -10,14 +10,25 @@ import json
 from psycopg.types.json import Jsonb
 
 from services.common import timeline
+from services.reporting import precedents
 from services.reporting.domain import CASE_FIELDS, MEETING_FIELDS
+from services.reporting.precedents import PRECEDENT_FIELDS
 
 SCHEMA = "reporting"
 
-READ_MODELS = ("cases", "joint_meetings", "monthly_counts", "gauges")
+READ_MODELS = (
+    "cases",
+    "joint_meetings",
+    "monthly_counts",
+    "gauges",
+    "precedents",
+    "precedent_texts",
+)
 # how each read model is ordered when rows are compared (replay against live)
 READ_MODEL_KEYS = {
     "cases": "case_no",
+    "precedents": "case_no",
+    "precedent_texts": "matter, case_no",
     "joint_meetings": "meeting_id",
     "monthly_counts": "month, site, dimension, key",
     "gauges": "metric, labels",
@@ -46,7 +57,11 @@ def log_event(cur, event: dict) -> bool:
 
 
 # the read models with one row per thing: table -> (key column, columns)
-ROWS = {"cases": ("case_no", CASE_FIELDS), "joint_meetings": ("meeting_id", MEETING_FIELDS)}
+ROWS = {
+    "cases": ("case_no", CASE_FIELDS),
+    "joint_meetings": ("meeting_id", MEETING_FIELDS),
+    "precedents": ("case_no", PRECEDENT_FIELDS),
+}
 
 
 def _row_for_update(cur, table: str, key) -> dict:
@@ -79,7 +94,16 @@ def case_for_update(cur, case_no: str) -> dict:
 
 def save_case(cur, case: dict) -> None:
     """Write every field of a case row taken with :func:`case_for_update`."""
-    _save_row(cur, "cases", {**case, "deadlines": Jsonb(case["deadlines"])})
+    loop = case["bad_rating"]
+    _save_row(
+        cur,
+        "cases",
+        {
+            **case,
+            "deadlines": Jsonb(case["deadlines"]),
+            "bad_rating": Jsonb(loop) if loop else None,
+        },
+    )
 
 
 def meeting_for_update(cur, meeting_id: str) -> dict:
@@ -90,6 +114,28 @@ def meeting_for_update(cur, meeting_id: str) -> dict:
 def save_meeting(cur, meeting: dict) -> None:
     """Write every field of a meeting row taken with :func:`meeting_for_update`."""
     _save_row(cur, "joint_meetings", meeting)
+
+
+def precedent_for_update(cur, case_no: str) -> dict:
+    """The case's precedent row, locked for this transaction (an empty row when it is new)."""
+    return _row_for_update(cur, "precedents", case_no)
+
+
+def save_precedent(cur, precedent: dict, previous: dict) -> None:
+    """Write every field of a precedent row taken with :func:`precedent_for_update` (as it was:
+    ``previous``), and keep its compared text among the settled ones' exactly while it is one."""
+    _save_row(cur, "precedents", precedent)
+    if precedents.compared(previous):
+        cur.execute(
+            "DELETE FROM reporting.precedent_texts WHERE matter = %s AND case_no = %s",
+            (previous["matter"], previous["case_no"]),
+        )
+    if precedents.compared(precedent):
+        cur.execute(
+            "INSERT INTO reporting.precedent_texts (matter, case_no, search_text) "
+            "VALUES (%(matter)s, %(case_no)s, %(search_text)s)",
+            precedent,
+        )
 
 
 def add_counts(cur, deltas: dict) -> None:
@@ -131,6 +177,23 @@ def monthly_counts(cur, month, site: str | None) -> list[dict]:
     return cur.fetchall()
 
 
+# the counters the 12-month trend reads: cases received, replies (on time / late), ratings
+TREND_DIMENSIONS = ["cases", "reply", "rating"]
+
+
+def trend_counts(cur, first_month, last_month, site: str | None) -> list[dict]:
+    """The trend's counters of every month from ``first_month`` to ``last_month``, summed over
+    sites (or of one), in one statement: one range of the counters' primary key, a few hundred
+    rows out whatever the number of cases."""
+    cur.execute(
+        "SELECT month, dimension, key, sum(value)::bigint AS value FROM reporting.monthly_counts "
+        "WHERE month >= %(first)s AND month <= %(last)s AND dimension = ANY(%(dimensions)s) "
+        "AND (%(site)s::text IS NULL OR site = %(site)s) GROUP BY month, dimension, key",
+        {"first": first_month, "last": last_month, "dimensions": TREND_DIMENSIONS, "site": site},
+    )
+    return cur.fetchall()
+
+
 def gauges(cur) -> list[dict]:
     """Every gauge row (a few hundred: no case number is a label)."""
     cur.execute("SELECT metric, labels, value FROM reporting.gauges")
@@ -140,6 +203,63 @@ def gauges(cur) -> list[dict]:
 def case_timeline(cur, case_no: str) -> list[dict]:
     """What reporting wrote on the case's timeline."""
     return timeline.entries(cur, SCHEMA, case_no)
+
+
+PRECEDENT_COLUMNS = ", ".join(
+    f"p.{name}"
+    for name in ("case_no", "site", "matter", "description", "type", "outcome", "summary")
+    + ("practice", "resolved_at")
+)
+
+
+def similar_precedents(
+    cur,
+    text: str,
+    threshold: float,
+    matter: str | None,
+    same_matter: bool,
+    exclude,
+    limit: int,
+    sample: int,
+) -> list[dict]:
+    """Settled precedents whose compared text holds a stretch like ``text``
+    (``word_similarity`` ≥ ``threshold``): of ``matter`` when ``same_matter`` (one partition),
+    else of any other matter (any at all when ``matter`` is None); ``exclude``: a case left out.
+
+    The GIN index ``precedent_texts_similar`` finds the candidates; the first ``sample`` that
+    reach the threshold are ranked (word similarity, then the whole texts' similarity, then
+    number) and the best ``limit`` returned, so a phrase thousands of cases share costs
+    ``sample`` comparisons (the caller steps the threshold down from high)."""
+    # One matter: planned for its own partition each time (a millisecond). Every other matter:
+    # planning the 32 partitions' index scans costs more than running them, so that statement is
+    # prepared on the connection and its generic plan (the same index scans) kept.
+    cur.execute(
+        "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true), "
+        "set_config('plan_cache_mode', %s, true)",
+        (str(threshold), "force_custom_plan" if same_matter else "force_generic_plan"),
+    )
+    if same_matter:
+        where = "matter = %(matter)s"
+    else:
+        where = "(%(matter)s::text IS NULL OR matter <> %(matter)s)"
+    cur.execute(
+        f"SELECT {PRECEDENT_COLUMNS}, found.score AS similarity, "
+        "similarity(%(text)s, found.search_text) AS whole FROM ("
+        "SELECT case_no, search_text, word_similarity(%(text)s, search_text) AS score "
+        f"FROM reporting.precedent_texts WHERE {where} "
+        "AND %(text)s <%% search_text AND case_no <> %(exclude)s LIMIT %(sample)s) found "
+        "JOIN reporting.precedents p ON p.case_no = found.case_no "
+        "ORDER BY found.score DESC, whole DESC, p.case_no LIMIT %(limit)s",
+        {
+            "text": text,
+            "matter": matter,
+            "exclude": exclude or "",
+            "limit": limit,
+            "sample": sample,
+        },
+        prepare=not same_matter,
+    )
+    return cur.fetchall()
 
 
 LEDGER_COLUMNS = [name for name in CASE_FIELDS if name not in ("month", "state_at")]

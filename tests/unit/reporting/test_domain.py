@@ -173,7 +173,10 @@ def test_the_summary_of_an_empty_month_has_every_figure():
     assert [level["level"] for level in summary["satisfaction"]["levels"]] == [5, 4, 3, 2, 1]
     assert summary["change"]["cases"] == {"current": 0, "previous": 0, "delta": 0}
     titles = [title for title, _headings, _rows in exports.summary_tables(summary)]
-    assert titles[0] == "总体情况" and len(titles) == 10
+    assert titles[0] == "总体情况" and len(titles) == 11
+    assert "差评办理（核实·整改·回访·再评价）" in titles
+    assert summary["bad_ratings"]["rectification_rate"] is None
+    assert summary["bad_ratings"]["return_visit_rate"] is None
 
 
 def test_ledger_cells_mask_and_describe_deadlines():
