@@ -5,7 +5,7 @@ import copy
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 
-from services.reporting import domain
+from services.reporting import domain, precedents
 
 
 class FakeReportingStore:
@@ -16,6 +16,7 @@ class FakeReportingStore:
         self.counts: Counter = Counter()
         self.gauge_values: Counter = Counter()
         self.timeline: dict[str, list[dict]] = {}
+        self.precedents: dict[str, dict] = {}
 
     def log_event(self, event: dict) -> bool:
         if event["id"] in self.event_log:
@@ -38,6 +39,13 @@ class FakeReportingStore:
     def save_meeting(self, meeting: dict) -> None:
         self.meetings[meeting["meeting_id"]] = copy.deepcopy(meeting)
 
+    def precedent_for_update(self, case_no: str) -> dict:
+        self.precedents.setdefault(case_no, precedents.blank(case_no))
+        return copy.deepcopy(self.precedents[case_no])
+
+    def save_precedent(self, precedent: dict, previous: dict) -> None:
+        self.precedents[precedent["case_no"]] = copy.deepcopy(precedent)
+
     def add_counts(self, deltas: dict) -> None:
         self.counts.update(deltas)
 
@@ -49,6 +57,19 @@ class FakeReportingStore:
             {"site": row_site, "dimension": dimension, "key": key, "value": value}
             for (row_month, row_site, dimension, key), value in self.counts.items()
             if row_month == month and site in (None, row_site) and value
+        ]
+
+    def trend_counts(self, first: date, last: date, site: str | None) -> list[dict]:
+        summed: dict[tuple, int] = {}
+        for (row_month, row_site, dimension, key), value in self.counts.items():
+            if first <= row_month <= last and site in (None, row_site):
+                if dimension in ("cases", "reply", "rating"):
+                    summed[(row_month, dimension, key)] = (
+                        summed.get((row_month, dimension, key), 0) + value
+                    )
+        return [
+            {"month": month, "dimension": dimension, "key": key, "value": value}
+            for (month, dimension, key), value in summed.items()
         ]
 
     def gauges(self) -> list[dict]:
