@@ -34,6 +34,9 @@ RESULTS_DIR = REPO_ROOT / "bench" / "results"
 SEED_DIR = REPO_ROOT / "deploy" / "seed" / "xuanwu"
 GATEWAY_OFFSET = 9  # the front door's port is base_port + 9, the services' base_port + 1..5
 HEALTHY_TIMEOUT_SECONDS = 90
+# set by bench.cluster while it measures: the broker every running_system's processes use
+# instead of the sandbox's vhost (the three-node cluster's AMQP_URI list and its management API)
+BROKER_ENVIRONMENT: dict[str, str] = {}
 
 
 @dataclass
@@ -83,6 +86,10 @@ class Sandbox:
     def __enter__(self):
         base = self.config
         self.database_url = sandbox.create_database(base["DATABASE_URL"], self.name)
+        self.own_vhost = not BROKER_ENVIRONMENT.get("AMQP_URI")
+        if not self.own_vhost:  # bench.cluster's private broker, nobody else's
+            self.amqp_uri = BROKER_ENVIRONMENT["AMQP_URI"]
+            return self
         try:
             self.amqp_uri = sandbox.create_vhost(
                 base["AMQP_URI"], base["RABBIT_MANAGEMENT_URL"], self.name
@@ -93,7 +100,8 @@ class Sandbox:
         return self
 
     def __exit__(self, *exc):
-        sandbox.delete_vhost(self.config["RABBIT_MANAGEMENT_URL"], self.name)
+        if self.own_vhost:
+            sandbox.delete_vhost(self.config["RABBIT_MANAGEMENT_URL"], self.name)
         sandbox.drop_database(self.database_url)
         return False
 
@@ -266,7 +274,9 @@ def running_system(
             prepare(box.database_url)
         run_dir = Path(tempfile.mkdtemp(prefix=f"bench-{label}-"))
         started = localrun.start(
-            run_dir, box.environment(**(environment or {})), plan=processes(base_port)
+            run_dir,
+            box.environment(**{**(environment or {}), **BROKER_ENVIRONMENT}),
+            plan=processes(base_port),
         )
         system = RunningSystem(box, base_port, run_dir, started)
         try:
