@@ -125,7 +125,7 @@ def test_the_printable_page_has_its_charts(month):
         f"{BASE}/reports/monthly", params={"month": "2032-05"}, headers=headers, timeout=10
     )
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
-    assert "月度汇总" in page.text and page.text.count("<svg") == 5
+    assert "月度汇总" in page.text and page.text.count("<svg") == 6  # 5 bar charts, the trend
     assert "住房租赁合同登记备案" in page.text
 
 

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from services.common.auth import sees_all_sites
 from services.common.errors import Forbidden, InvalidField
 from services.common.web import json_response
-from services.gateway import exports
+from services.gateway import exports, report_page, trend_chart
 from services.gateway.api.openapi import BEARER, errors
 from services.gateway.base import GatewayBase
 from services.gateway.http import api
@@ -67,17 +67,22 @@ def _stream_file(path: str, chunk: int = 1 << 16):
         os.unlink(path)
 
 
+def report_site(user: dict, requested: str | None) -> str | None:
+    """The site a report covers (every report's rule): the requested one (None: all) for the
+    district-wide roles, window staff always their own; HR, bound to no site, none (403)."""
+    if sees_all_sites(user):
+        return requested
+    if not user.get("site"):  # HR: bound to no site, so to no site's cases
+        raise Forbidden("当前角色不查看事项报表")
+    if requested not in (None, user["site"]):
+        raise Forbidden("窗口工作人员只能查看本场所的报表", "site")
+    return user["site"]
+
+
 class ReportingRoutes(GatewayBase):
     def _report_site(self, request, user: dict) -> str | None:
-        """The site a report covers: window staff always their own."""
-        requested = request.args.get("site") or None
-        if sees_all_sites(user):
-            return requested
-        if not user.get("site"):  # HR: bound to no site, so to no site's cases
-            raise Forbidden("当前角色不查看事项报表")
-        if requested not in (None, user["site"]):
-            raise Forbidden("窗口工作人员只能查看本场所的报表", "site")
-        return user["site"]
+        """The site a report covers: window staff always their own (:func:`report_site`)."""
+        return report_site(user, request.args.get("site") or None)
 
     def _summary(self, request):
         user = self._user(request)
@@ -124,7 +129,13 @@ class ReportingRoutes(GatewayBase):
     @api("/reports/monthly")
     def monthly_report_page(self, request):
         summary = self._summary(request)
+        trend = self.reporting.monthly_trend(summary["month"], summary["site"])
         names = self._names()
+        windows = {
+            (site["code"], window["code"]): window["name"]
+            for site in self.intake.sites()
+            for window in site.get("windows") or []
+        }
         charts = {
             "types": exports.bars(
                 [(exports.TYPE_LABELS[t], n) for t, n in summary["totals"]["by_type"].items()]
@@ -134,7 +145,11 @@ class ReportingRoutes(GatewayBase):
             ),
             "windows": exports.bars(
                 [
-                    (f"{names.get(i['site'], i['site'])} {i['window']}", i["count"])
+                    (
+                        f"{names.get(i['site'], i['site'])} "
+                        f"{windows.get((i['site'], i['window']), i['window'])}",
+                        i["count"],
+                    )
                     for i in summary["top_windows"]
                 ]
             ),
@@ -148,10 +163,18 @@ class ReportingRoutes(GatewayBase):
                 ]
             ),
         }
+        tables = exports.summary_tables(summary, names)
+        for title, _headings, rows in tables:  # on the page a window by its name, not its code
+            if title == "窗口排行":
+                for row, item in zip(rows, summary["top_windows"], strict=True):
+                    row[1] = windows.get((item["site"], item["window"]), item["window"])
         html = TEMPLATES.get_template("reports/monthly.html").render(
             summary=summary,
-            tables=exports.summary_tables(summary, names),
+            tables=report_page.page_tables(tables),
             charts=charts,
+            trend=trend,
+            trend_chart=trend_chart.trend_chart(trend),
+            percent=report_page.percent,
             site_name=names.get(summary["site"], summary["site"])
             if summary["site"]
             else "全部场所",
