@@ -7,13 +7,14 @@ as suggestions. Reference data comes in as a :class:`Catalogue` loaded once per 
 per batch, so checking one row of a thousands-row batch costs no database round trip.
 """
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from services.common.auth import sees_all_sites
-from services.common.errors import BanchengError, Forbidden, InvalidField
+from services.common.errors import BadRequest, BanchengError, Forbidden, InvalidField
 from services.common.vocabulary import CHANNEL_LABELS, RATING_LEVEL_LABELS
 from services.intake import domain, validation
 from services.intake.domain import MAX_NAME, Reference, Registration
@@ -313,6 +314,45 @@ def new_case(feedback: Feedback, registration: Registration, feedback_id: str) -
     )
 
 
+# as the front door bounds every body it decodes itself
+MAX_BATCH_DEPTH = 16
+
+
+def batch_payload(payload) -> dict:
+    """A batch as intake receives it: the front door hands its JSON text on undecoded (it is
+    decoded once, here, nesting at most :data:`MAX_BATCH_DEPTH` levels); a dict (tools, tests)
+    is taken as it is."""
+    if not isinstance(payload, str):
+        return payload
+    try:
+        body = json.loads(payload)
+    except RecursionError as exc:  # json nests by recursion: thousands of "[" exhaust the stack
+        raise BadRequest(f"请求体嵌套超过 {MAX_BATCH_DEPTH} 层") from exc
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"请求体不是有效的 JSON：{exc}") from exc
+    except ValueError as exc:  # an integer longer than Python converts (4,300 digits)
+        raise BadRequest("请求体中的数字过长") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("请求体应为 JSON 对象")
+    _check_nesting(body)
+    return body
+
+
+def _check_nesting(body: dict) -> None:
+    """Refuse a body nesting deeper than :data:`MAX_BATCH_DEPTH`, naming the field (only the
+    containers are walked: a batch's rows are flat but for the applicant)."""
+    todo = [(body, "", 1)]
+    while todo:
+        value, path, depth = todo.pop()
+        if depth > MAX_BATCH_DEPTH:
+            raise InvalidField(f"{path} 嵌套超过 {MAX_BATCH_DEPTH} 层", path)
+        items = value.items() if type(value) is dict else enumerate(value)
+        for key, item in items:
+            if type(item) is dict or type(item) is list:
+                child = f"{path}[{key}]" if type(key) is int else (f"{path}.{key}" if path else key)
+                todo.append((item, child, depth + 1))
+
+
 def batch_rows(payload: dict) -> list:
     """A batch's rows: a non-empty list of at most :data:`MAX_BATCH_RATINGS`."""
     rows = payload.get("ratings")
@@ -347,13 +387,19 @@ def check_batch(rows: list, catalogue: Catalogue, actor: dict, now) -> tuple[lis
 
 
 def rating_counts(ratings, tz: str = "Asia/Shanghai") -> list[dict]:
-    """Aggregate ratings per day, site, window, matter, staff and level (``ratings_received``)."""
+    """Aggregate ratings per day, site and level (``ratings_received`` version 2: what the
+    monthly figures count; version 1 also split by window, matter and staff, which made the
+    event nearly as large as its batch). A batch's ratings share few times: each time's local
+    day is worked out once."""
     zone = ZoneInfo(tz)
-    counter = Counter(
-        (r.at.astimezone(zone).date().isoformat(), r.site, r.window, r.matter, r.staff, r.level)
-        for r in ratings
-    )
+    days: dict = {}
+    counter: Counter = Counter()
+    for rating in ratings:
+        day = days.get(rating.at)
+        if day is None:
+            day = days[rating.at] = rating.at.astimezone(zone).date().isoformat()
+        counter[(day, rating.site, rating.level)] += 1
     return [
-        {"day": d, "site": s, "window": w, "matter": m, "staff": st, "level": lv, "n": n}
-        for (d, s, w, m, st, lv), n in sorted(counter.items(), key=lambda kv: str(kv[0]))
+        {"day": day, "site": site, "level": level, "n": n}
+        for (day, site, level), n in sorted(counter.items())
     ]

@@ -4,10 +4,10 @@ from datetime import date, timedelta
 
 from nameko.extensions import DependencyProvider
 
-from services.common import secrets
+from services.common import secrets, signing
 from services.common.config import service_setting
 from services.common.postgres import Database, SidePostgresPool
-from services.intake import personal_data, store
+from services.intake import domain, personal_data, store
 from services.intake.handlers import Registrar
 
 
@@ -23,11 +23,17 @@ class RegistrarProvider(DependencyProvider):
         config = self.container.config
         days = int(service_setting(config, "REPEAT_VISIT_DAYS", 90))
         back = float(service_setting(config, "RECEIVED_AT_MAX_DAYS_BACK", 3))
+        seal_key = signing.assertion_key(config)
         self.registrar = Registrar(
             reserve_case_numbers=self._reserve_case_numbers,
             protect=self._protect,
             repeat_window=timedelta(days=days),
             received_at_max_back=timedelta(days=back),
+            # docs/network.md: a site node's intake, or the district's list of site nodes
+            site_node=(service_setting(config, "SITE_NODE") or "").strip().upper() or None,
+            site_nodes=domain.site_nodes(service_setting(config, "SITE_NODES")),
+            seal=lambda value: signing.seal(seal_key, value),
+            unseal=lambda token: signing.unseal(seal_key, token),
         )
         # built at start: a key that cannot be used stops the process, not a registration
         self._cipher = cipher_from_config(self.container.config)
@@ -35,9 +41,9 @@ class RegistrarProvider(DependencyProvider):
     def get_dependency(self, worker_ctx) -> Registrar:
         return self.registrar
 
-    def _reserve_case_numbers(self, day: date, count: int) -> int:
+    def _reserve_case_numbers(self, day: date, site: str, count: int) -> int:
         with Database(self.pool.pool).transaction() as counter:
-            return store.reserve_case_sequences(counter, day, count)
+            return store.reserve_case_sequences(counter, day, site, count)
 
     def _protect(self, id_number: str | None, kind: str | None) -> dict:
         return personal_data.protect(self._cipher, id_number, kind)

@@ -270,7 +270,9 @@ def check_numbering_node(site: str, site_node: str | None, nodes: dict[str, str]
     own site only, and the district opens none at a site that runs its own node — both keep
     a counter per (day, site), so one owner per counter keeps the numbers unique."""
     if site_node and site != site_node:
-        raise InvalidField(f"本站点节点只登记 {site_node} 的事项，{site} 的事项请在其所在场所登记", "site")
+        raise InvalidField(
+            f"本站点节点只登记 {site_node} 的事项，{site} 的事项请在其所在场所登记", "site"
+        )
     if not site_node and site in nodes:
         where = f"：{nodes[site]}" if nodes[site] else ""
         raise InvalidField(

@@ -15,11 +15,35 @@ from services.intake.domain import CaseRecord
 
 def registered_text(record: CaseRecord) -> str:
     """A registration's timeline entry: the form's, or the channel's whose feedback opened it."""
+    channel = record.new_case.registration.channel
+    if channel == "open311":
+        return (
+            f"{label(CHANNEL_LABELS, channel)}的请求已登记为事项（intake，{record.registered_by}）"
+        )
     if record.new_case.feedback_id is None:
         reason = record.new_case.registration.backdate_reason
         return f"事项已登记（intake，补录：{reason}）" if reason else "事项已登记（intake）"
-    channel = record.new_case.registration.channel
     return f"{label(CHANNEL_LABELS, channel)}反映已登记为事项（intake）"
+
+
+# the applicant's own details in a description, as other services keep it
+APPLICANT_PLACEHOLDERS = (
+    ("id_number", "［证件号码］"),
+    ("phone", "［电话］"),
+    ("applicant_name", "申请人"),
+)
+
+
+def shared_description(registration) -> str:
+    """The description as it leaves intake (reporting shows it as a precedent to other sites):
+    the applicant's own name, ID number and phone, wherever typed in it, replaced by
+    placeholders. Names of other people cannot be told apart from other words and stay."""
+    text = registration.description
+    for name, placeholder in APPLICANT_PLACEHOLDERS:
+        value = getattr(registration, name, None)
+        if value and len(value) >= 2:
+            text = text.replace(value, placeholder)
+    return text
 
 
 def case_registered(record: CaseRecord) -> Decision:
@@ -38,6 +62,7 @@ def case_registered(record: CaseRecord) -> Decision:
             "id_number_masked": record.protected.get("masked"),
             "first_receiver": registration.first_receiver,
             "first_asked_by": registration.first_asked_by,
+            "description": shared_description(registration),
             "received_at": registration.received_at.isoformat(),
             "backdate_reason": registration.backdate_reason,
             "registered_by": record.registered_by,
@@ -45,6 +70,7 @@ def case_registered(record: CaseRecord) -> Decision:
             "requires_return_visit": new_case.requires_return_visit,
             "feedback_id": new_case.feedback_id,
             "rated_staff": new_case.rated_staff,
+            "rating_level": new_case.rating_level,
         },
         site=registration.site,
         case_no=record.case_no,
@@ -88,11 +114,16 @@ def return_visit_recorded(
     )
 
 
+# counts per (day, site, level); version 1 counted per window, matter and staff as well
+RATINGS_RECEIVED_VERSION = 2
+
+
 def ratings_received(
     batch_id: str | None, ratings: list, feedback_id: str | None = None
 ) -> Decision:
-    """Ratings kept for reporting, good and bad, aggregated per day, site, window, matter, staff
-    and level; a single rating has no batch and names its ``feedback_id``. No timeline entry."""
+    """Ratings kept for reporting, good and bad, aggregated per day, site and level (version
+    2; see :func:`channels.rating_counts`); a single rating has no batch and names its
+    ``feedback_id``. No timeline entry."""
     sites = {rating.site for rating in ratings}
     return Decision(
         "ratings_received",
@@ -104,6 +135,7 @@ def ratings_received(
             "bad": sum(1 for rating in ratings if rating.bad),
         },
         site=next(iter(sites)) if len(sites) == 1 else None,
+        version=RATINGS_RECEIVED_VERSION,
     )
 
 
@@ -120,4 +152,16 @@ def suggestion_recorded(feedback_id: str, feedback, at: datetime) -> Decision:
             "at": at.isoformat(),
         },
         site=feedback.site,
+    )
+
+
+def site_case_recorded(case_no: str, site: str, sealed_copy: str) -> Decision:
+    """A case registered at a site node, for the district's intake to store as its own: the
+    row and intake's timeline entries, sealed (names, phones and ID-number ciphers cross no
+    link in clear). Published by site nodes only (``SITE_NODE``); no timeline entry."""
+    return Decision(
+        "site_case_recorded",
+        {"case_no": case_no, "site": site, "copy": sealed_copy},
+        site=site,
+        case_no=case_no,
     )

@@ -11,12 +11,12 @@ the same ID-number protection, repeat-visit links, numbering and ``case_register
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from services.common import paging
 from services.common.errors import InvalidField, NotFound, TooManyRequests, Unauthorized
-from services.intake import channels, domain, events, logins
+from services.intake import channels, domain, events, integrations, logins
 from services.intake.domain import CaseRecord, NewCase
 
 
@@ -24,20 +24,30 @@ from services.intake.domain import CaseRecord, NewCase
 class Registrar:
     """What opening cases needs besides the unit of work.
 
-    ``reserve_case_numbers(day, count)`` takes ``count`` numbers of ``day`` and returns the
-    first, in a short transaction of its own (intake's side pool): the day's counter row is
+    ``reserve_case_numbers(day, site, count)`` takes ``count`` numbers of ``day`` at ``site``
+    and returns the first, in a short transaction of its own (intake's side pool): the counter
+    row is
     then locked for one short commit instead of for a whole registration, which serialised
     every registration of the district. The price: a registration failing after it (only a
     database error can, the form was checked before) leaves a gap in that day's numbers.
     ``protect(id_number, kind)`` gives what is stored of an ID number
     (:func:`services.intake.personal_data.protect`). ``received_at_max_back``: how far back
     a form's ``received_at`` may lie without an officer's ``backdate_reason``.
+
+    Site nodes (docs/network.md): ``site_node`` is the site this intake is the node of (None:
+    the district's intake), ``site_nodes`` the district's list of sites that run their own node
+    (code → front door), refused here; ``seal``/``unseal`` the services' sealing of a case
+    copied from a site node to the district.
     """
 
-    reserve_case_numbers: Callable[[date, int], int]
+    reserve_case_numbers: Callable[[date, str, int], int]
     protect: Callable[[str | None, str | None], dict]
     repeat_window: timedelta
     received_at_max_back: timedelta = timedelta(days=3)
+    site_node: str | None = None
+    site_nodes: dict = field(default_factory=dict)
+    seal: Callable[[object], str] | None = None
+    unseal: Callable[[str], object] | None = None
 
 
 # -- identity and reference data -------------------------------------------------------------
@@ -132,14 +142,17 @@ def register_case(
     case the actor may not see answers 409 Conflict (never that case, nor a second case
     under the same key)."""
     domain.check_registrar(actor)
-    with uow.begin():
+    domain.check_form_channel(payload)
+    # pipeline mode: BEGIN and the key's lock go with the first read, the case's rows with
+    # the read of its view (a registration costs 5 round trips fewer)
+    with uow.begin(pipeline=True):
         if idempotency_key:
             uow.store.lock_idempotency_key(idempotency_key)
             existing = uow.store.case_no_for_idempotency_key(idempotency_key)
             if existing:
                 view = _case_view(uow, existing)
                 domain.check_replay(actor, view)
-                return {**view, "replayed": True}
+                return {**view, "replayed": True, "practices": _practices(uow, view["matter"])}
         reference = uow.store.reference_for(payload)
         now = uow.now()
         registration = domain.check_registration(payload, reference, actor, now)
@@ -148,7 +161,8 @@ def register_case(
         )
         new_case = NewCase(registration, idempotency_key=idempotency_key)
         [case_no] = _open_cases(uow, registrar, [new_case], actor)
-        return {**_case_view(uow, case_no), "replayed": False}
+        view = _case_view(uow, case_no)
+        return {**view, "replayed": False, "practices": _practices(uow, view["matter"])}
 
 
 def _open_cases(uow, registrar: Registrar, new_cases: list[NewCase], actor: dict) -> list[str]:
@@ -169,11 +183,12 @@ def _open_cases(uow, registrar: Registrar, new_cases: list[NewCase], actor: dict
         oldest = min(case.registration.received_at for case in new_cases)
         earlier = uow.store.earlier_cases(hashes, oldest - registrar.repeat_window)
     day = domain.local_day(uow.now())
-    first = registrar.reserve_case_numbers(day, len(new_cases))
+    sequences = _case_sequences(registrar, day, [case.registration.site for case in new_cases])
     records = []
-    for offset, (new_case, protected) in enumerate(zip(new_cases, protections, strict=True)):
+    for new_case, protected in zip(new_cases, protections, strict=True):
         registration = new_case.registration
-        case_no = domain.case_number(domain.DISTRICT_CODE, day, first + offset, registration.site)
+        sequence = next(sequences[registration.site])
+        case_no = domain.case_number(domain.DISTRICT_CODE, day, sequence, registration.site)
         repeat_of = []
         if protected:
             found = earlier.setdefault((protected["hash"], registration.matter), [])
@@ -184,7 +199,63 @@ def _open_cases(uow, registrar: Registrar, new_cases: list[NewCase], actor: dict
         records.append(CaseRecord(case_no, new_case, actor["id"], protected, repeat_of))
     uow.store.insert_cases(records)
     uow.record_all([events.case_registered(record) for record in records])
+    if registrar.site_node:
+        _copy_to_district(uow, registrar, [record.case_no for record in records])
     return [record.case_no for record in records]
+
+
+def _case_sequences(registrar: Registrar, day: date, sites: list[str]) -> dict:
+    """Each site's numbers for these cases (an iterator per site), reserved per (day, site) by
+    the one node that numbers the site (:func:`domain.check_numbering_node`)."""
+    for site in set(sites):
+        domain.check_numbering_node(site, registrar.site_node, registrar.site_nodes)
+    numbers = {}
+    for site in dict.fromkeys(sites):
+        count = sites.count(site)
+        first = registrar.reserve_case_numbers(day, site, count)
+        numbers[site] = iter(range(first, first + count))
+    return numbers
+
+
+def _numbered_elsewhere(registrar: Registrar, accepted: list, rejected: list) -> list:
+    """A batch's rows, without those that would open a case another node numbers: those are
+    rejected by index like any invalid row."""
+    kept = []
+    for index, feedback, registration in accepted:
+        try:
+            if registration is not None:
+                domain.check_numbering_node(
+                    registration.site, registrar.site_node, registrar.site_nodes
+                )
+        except InvalidField as refusal:
+            rejected.append({"index": index, "field": refusal.field, "message": refusal.message})
+            continue
+        kept.append((index, feedback, registration))
+    return kept
+
+
+def _copy_to_district(uow, registrar: Registrar, case_nos: list[str]) -> None:
+    """A site node's new cases, sealed, for the district's intake (with the events above, in
+    the same transaction: the link carries both or neither)."""
+    uow.record_all(
+        [
+            events.site_case_recorded(copy["case_no"], copy["site_code"], registrar.seal(copy))
+            for copy in uow.store.case_copies(case_nos)
+        ]
+    )
+
+
+def record_site_case(uow, registrar: Registrar, event: dict) -> bool:
+    """The district's copy of a case a site node registered: stored with its timeline entries
+    once (the event id, and the case number: a copy already here changes nothing). A site
+    node ignores the copies it publishes itself."""
+    if registrar.site_node:
+        return False
+    copy = registrar.unseal(event["data"]["copy"])
+    with uow.handling_once(event) as work:
+        if work is None:
+            return False
+        return work.store.insert_case_copy(copy)
 
 
 def submit_feedback(
@@ -219,12 +290,13 @@ def submit_feedback(
 
 
 def submit_ratings_batch(
-    uow, registrar: Registrar, payload: dict, actor: dict, idempotency_key: str | None
+    uow, registrar: Registrar, payload: dict | str, actor: dict, idempotency_key: str | None
 ) -> dict:
-    """Many ratings at once (the province-scale feed): valid rows are kept, invalid ones
-    reported by index; bad ratings open cases. Rows, cases, events and timeline entries go in
+    """Many ratings at once (the province-scale feed; ``payload`` as the front door hands it
+    on, its JSON text, or decoded): valid rows are kept, invalid ones reported by index; bad
+    ratings open cases. Rows, cases, events and timeline entries go in
     with COPY, so the batch costs a fixed number of round trips whatever its size."""
-    rows = channels.batch_rows(payload)
+    rows = channels.batch_rows(channels.batch_payload(payload))
     key = _replay_key("ratings-batch", actor, idempotency_key)
     with uow.begin():
         replayed = _replayed_answer(uow, key)
@@ -232,6 +304,7 @@ def submit_ratings_batch(
             return replayed
         catalogue = uow.store.catalogue()
         accepted, rejected = channels.check_batch(rows, catalogue, actor, uow.now())
+        accepted = _numbered_elsewhere(registrar, accepted, rejected)
         batch_id = str(uuid.uuid4())
         # a bad rating's id is made here, so that its case can name it
         new_cases = {
@@ -332,12 +405,15 @@ def _case_view(uow, case_no: str, actor: dict | None = None) -> dict:
         raise NotFound(f"事项 {case_no} 不存在", "case_no")
     if actor is not None:
         domain.check_reach(actor, case)
-    return domain.case_view(
+    view = domain.case_view(
         case,
         uow.store.case_links(case["repeat_of"]),
         uow.store.helpers(case_no),
         uow.store.return_visits(case_no),
     )
+    if case["channel"] == integrations.CHANNEL:
+        view["open311"] = uow.store.open311_of_case(case_no)
+    return view
 
 
 def _case_for_action(uow, case_no: str, actor: dict) -> dict:
@@ -402,3 +478,152 @@ def follow_coordination(uow, event: dict) -> bool:
         if domain.answers_deadline(event):
             work.store.mark_answered(case_no)
         return True
+
+
+# -- Open311 GeoReport v2 (services.intake.integrations) -------------------------------------
+
+
+def open311_services(uow, jurisdiction_id=None) -> list[dict]:
+    """One Open311 service per matter (of the site, when ``jurisdiction_id`` names one)."""
+    with uow.begin():
+        site = integrations.jurisdiction(jurisdiction_id, uow.store.open311_sites(), False)
+        return [integrations.service(matter) for matter in uow.store.matters(site)]
+
+
+def open311_service_definition(uow, service_code, jurisdiction_id=None) -> dict:
+    with uow.begin():
+        site = integrations.jurisdiction(jurisdiction_id, uow.store.open311_sites(), False)
+        matters = {matter["code"]: matter for matter in uow.store.matters()}
+    return integrations.service_definition(integrations.matter_at(matters, service_code, site))
+
+
+def open311_submit(
+    uow, registrar: Registrar, form: dict, api_key, idempotency_key: str | None = None
+) -> dict:
+    """File an Open311 request as a case on channel ``open311``.
+
+    Intake checks the integrating system's key itself (the front door only passes it on) and
+    that the key may file for the request's site. The same ``idempotency_key`` of the same
+    system answers with the same case (the front door sends one per request, so a request
+    the broker delivers twice opens one case)."""
+    hashed = integrations.check_api_key(api_key)
+    if not isinstance(form, dict):
+        form = {}
+    with uow.begin():
+        integration = integrations.integration_of(uow.store.integration_by_key_hash(hashed))
+        sites = uow.store.open311_sites()
+        site = integrations.jurisdiction(form.get("jurisdiction_id"), sites, True)
+        integrations.check_jurisdiction(integration, site)
+        actor = {"id": f"open311:{integration.id}", "role": "integration", "site": site}
+        key = f"open311:{integration.id}:{idempotency_key}" if idempotency_key else None
+        if key:
+            uow.store.lock_idempotency_key(key)
+            existing = uow.store.case_no_for_idempotency_key(key)
+            if existing:
+                return {**_open311_answer(uow, existing), "replayed": True}
+        matters = {matter["code"]: matter for matter in uow.store.matters(site)}
+        matter = integrations.matter_at(matters, form.get("service_code"), site)
+        request = integrations.check_request(form, site, matter)
+        receiver = sites[site]["open311_receiver"]
+        if not receiver:
+            raise InvalidField(
+                f"{sites[site]['name']}未配置 Open311 首接负责人，暂不接收 Open311 事项",
+                "jurisdiction_id",
+            )
+        payload = integrations.registration_payload(request, matter, receiver)
+        now = uow.now()
+        registration = domain.check_registration(
+            payload, uow.store.reference_for(payload), actor, now
+        )
+        [case_no] = _open_cases(uow, registrar, [NewCase(registration, idempotency_key=key)], actor)
+        uow.store.insert_open311_request(case_no, integration.id, request, now)
+        return {**_open311_answer(uow, case_no), "replayed": False}
+
+
+def _open311_answer(uow, case_no: str) -> dict:
+    case = uow.store.case(case_no)
+    stored = uow.store.open311_of_case(case_no) or {}
+    return {
+        "service_request_id": case_no,
+        "service_notice": integrations.service_notice(
+            case_no, case["site_name"], case["matter_name"]
+        ),
+        "account_id": stored.get("account_id"),
+    }
+
+
+def open311_requests(uow, filters: dict) -> list[dict]:
+    """GET requests: the spec's fields of Open311 requests, newest first, at most 1,000."""
+    checked = integrations.checked_filters(filters, uow.now())
+    with uow.begin():
+        site = integrations.jurisdiction(
+            (filters or {}).get("jurisdiction_id"), uow.store.open311_sites(), False
+        )
+        rows = uow.store.open311_requests(site=site, **checked)
+    return [integrations.request_view(row) for row in rows]
+
+
+def open311_request(uow, service_request_id) -> dict:
+    """GET requests/{id}: one Open311 request (404 for any other case number)."""
+    if not isinstance(service_request_id, str) or len(service_request_id) > 100:
+        raise NotFound("service_request_id 不存在", "service_request_id")
+    with uow.begin():
+        rows = uow.store.open311_requests(ids=[service_request_id], limit=1)
+    if not rows:
+        raise NotFound(f"service_request_id {service_request_id} 不存在", "service_request_id")
+    return integrations.request_view(rows[0])
+
+
+# -- standard practices: intake's copy of coordination's, kept from its events --------------
+
+PRACTICES_PAGE = paging.MAX_LIMIT
+
+
+def _practices(uow, matter: str) -> list[dict]:
+    """A matter's standard practices, shown with its registration (from intake's own copy: no
+    call to coordination per case)."""
+    return uow.store.practices_for(matter, PRACTICES_PAGE)
+
+
+def _promoted_practice(data: dict) -> dict:
+    """A ``practice_promoted`` event's data as the practice coordination lists."""
+    return {
+        "id": data["practice_id"],
+        "matter": data["matter"],
+        "windows": list(data.get("windows") or []),
+        "title": data["title"],
+        "description": data.get("description"),  # older events carry none
+        "case_no": data.get("case_no"),
+        "created_by": data.get("actor"),
+        "created_at": data.get("at"),
+    }
+
+
+def record_practice(uow, event: dict) -> bool:
+    """Keep a practice coordination promoted, once per event: False for a redelivery."""
+    with uow.handling_once(event) as work:
+        if work is None:
+            return False
+        work.store.add_practice(_promoted_practice(event["data"]))
+        return True
+
+
+def sync_practices(uow, list_page: Callable[[int | None], list[dict]]) -> int | None:
+    """Copy, once, the practices coordination promoted before intake kept its copy (whose
+    events intake never received); ``list_page(cursor)`` is coordination's list, newest first,
+    a page at a time. Returns how many it copied; None when that was done before. A practice
+    never changes once promoted, so copying one that an event also brings changes nothing."""
+    with uow.begin():
+        if uow.store.practices_synced():
+            return None
+    copied, cursor = 0, None
+    while True:
+        page = list_page(cursor)
+        with uow.begin():
+            copied += sum(uow.store.add_practice(practice) for practice in page)
+        if len(page) < PRACTICES_PAGE:
+            break
+        cursor = page[-1]["id"]
+    with uow.begin():
+        uow.store.mark_practices_synced()
+    return copied

@@ -7,7 +7,8 @@ The logins in a seed directory are demo logins: the directory is in the reposito
 anyone can read their hashes (and the README their password). They are loaded only in demo
 mode (``BANCHENG_DEMO=1``, services.common.secrets); otherwise the staff are loaded without
 a username or password. Either way a login that already exists keeps its password hash:
-seeding inserts what is missing and never puts back a password that was changed.
+seeding inserts what is missing and never puts back a password that was changed. Demo mode
+also seeds one Open311 key, ``demo-open311-key``, for every site of the seed (never outside it).
 """
 
 from pathlib import Path
@@ -16,7 +17,7 @@ import psycopg
 import yaml
 
 from services.common import secrets
-from services.intake import store
+from services.intake import integrations, store
 
 
 def read_seed(directory: Path | str) -> dict:
@@ -48,7 +49,10 @@ def load_seed(
         seed = without_logins(seed)
     with psycopg.connect(database_url) as conn, conn.cursor() as cur:
         store.upsert_reference_data(cur, seed)
+        if demo_logins:
+            _seed_demo_integration(cur, seed)
     return {
+        "open311_keys": 1 if demo_logins else 0,
         "sites": len(seed["sites"]),
         "windows": sum(len(s["windows"]) for s in seed["sites"]),
         "departments": len(seed["departments"]),
@@ -56,3 +60,16 @@ def load_seed(
         "staff": len(seed["staff"]),
         "logins": sum(1 for s in seed["staff"] if s.get("password_hash")),
     }
+
+
+def _seed_demo_integration(cur, seed: dict) -> None:
+    """Demo mode's Open311 key (``demo-open311-key``, in the README like the demo password),
+    allowed to file for every site of the seed. Never outside demo mode: anyone can read it."""
+    key = integrations.DEMO_KEY
+    store.insert_integration(
+        cur,
+        integrations.DEMO_SYSTEM,
+        integrations.key_hash(key),
+        integrations.key_hint(key),
+        [site["code"] for site in seed["sites"]],
+    )

@@ -4,7 +4,7 @@ receiver (entrypoints only; the use cases are in ``handlers``)."""
 import logging
 from datetime import timedelta
 
-import eventlet
+from nameko.timer import timer
 
 from services.common import password_checks
 from services.common.config import service_setting
@@ -20,6 +20,7 @@ from services.intake.dependencies import RegistrarProvider
 log = logging.getLogger(__name__)
 
 SCHEMA = store.SCHEMA
+PRACTICES_SYNC_SECONDS = 10.0
 
 
 def _follower(event_type: str):
@@ -95,10 +96,8 @@ class IntakeService(Observable):
     @rpc(expected_exceptions=BanchengError)
     def register_case(self, payload: dict, actor: dict, idempotency_key: str | None = None) -> dict:
         """Register a case; the same ``idempotency_key`` always returns the same case. The
-        matter's standard practices come with it, asked for while the case is registered."""
-        practices = self._ask_practices(payload.get("matter"))
-        case = handlers.register_case(self.uow, self.registrar, payload, actor, idempotency_key)
-        return {**case, "practices": self._practices(practices, case["matter"])}
+        matter's standard practices come with it (intake's copy of coordination's)."""
+        return handlers.register_case(self.uow, self.registrar, payload, actor, idempotency_key)
 
     @rpc(expected_exceptions=BanchengError)
     def get_case(self, case_no: str, actor: dict) -> dict:
@@ -136,11 +135,35 @@ class IntakeService(Observable):
 
     @rpc(expected_exceptions=BanchengError)
     def submit_ratings_batch(
-        self, payload: dict, actor: dict, idempotency_key: str | None = None
+        self, payload: dict | str, actor: dict, idempotency_key: str | None = None
     ) -> dict:
+        """A batch of ratings; the front door hands the body on as its JSON text (decoded
+        once, by intake)."""
         return handlers.submit_ratings_batch(
             self.uow, self.registrar, payload, actor, idempotency_key
         )
+
+    # -- Open311 GeoReport v2: the integrating system's key is checked here, not at the door --
+
+    @rpc(expected_exceptions=BanchengError)
+    def open311_services(self, jurisdiction_id: str | None = None) -> list[dict]:
+        return handlers.open311_services(self.uow, jurisdiction_id)
+
+    @rpc(expected_exceptions=BanchengError)
+    def open311_service_definition(self, service_code, jurisdiction_id=None) -> dict:
+        return handlers.open311_service_definition(self.uow, service_code, jurisdiction_id)
+
+    @rpc(expected_exceptions=BanchengError)
+    def open311_submit(self, form: dict, api_key, idempotency_key: str | None = None) -> dict:
+        return handlers.open311_submit(self.uow, self.registrar, form, api_key, idempotency_key)
+
+    @rpc(expected_exceptions=BanchengError)
+    def open311_requests(self, filters: dict) -> list[dict]:
+        return handlers.open311_requests(self.uow, filters)
+
+    @rpc(expected_exceptions=BanchengError)
+    def open311_request(self, service_request_id) -> dict:
+        return handlers.open311_request(self.uow, service_request_id)
 
     # -- what coordination tells us: status, type and overdue for the case lists -------------
 
@@ -150,27 +173,36 @@ class IntakeService(Observable):
     on_case_replied = _follower("case_replied")
     on_case_resolved = _follower("case_resolved")
 
-    # -- standard practices, asked of coordination while a case is registered ----------------
+    # -- the cases a site node registered, copied to the district (docs/network.md) ----------
 
-    def _ask_practices(self, matter):
-        """Ask coordination for a matter's standard practices without waiting for the answer."""
-        if not isinstance(matter, str) or not matter.strip():
-            return None
-        try:
-            return self.coordination.practices_for.call_async(matter.strip())
-        except Exception as error:
-            log.warning("no standard practices for %s: %s", matter, type(error).__name__)
-            return None
+    on_site_case_recorded = consumer_of(
+        "intake",
+        "site_case_recorded",
+        lambda service, event: handlers.record_site_case(service.uow, service.registrar, event),
+    )
 
-    def _practices(self, pending, matter: str) -> list:
-        """The standard practices of a matter, from coordination; registration never fails
-        or waits long for them (coordination may be down, busy or an older version)."""
-        if pending is None:
-            return []
-        timeout = float(service_setting(self.config, "PRACTICES_TIMEOUT_SECONDS", 1.0))
+    # -- standard practices: intake keeps coordination's, for the registrations -------------
+
+    on_practice_promoted = consumer_of(
+        "coordination",
+        "practice_promoted",
+        lambda service, event: handlers.record_practice(service.uow, event),
+    )
+
+    @timer(interval=PRACTICES_SYNC_SECONDS)
+    def sync_practices(self):
+        """Copy once the practices promoted before intake kept its copy (retried each interval
+        until it worked; after that a single read). Not at start: by the first tick the
+        consumer's queue is declared, so no practice falls between the copy and the events."""
         try:
-            with eventlet.Timeout(timeout):
-                return pending.result() or []
-        except (Exception, eventlet.Timeout) as error:
-            log.warning("no standard practices for %s: %s", matter, type(error).__name__)
-            return []
+            copied = handlers.sync_practices(
+                self.uow,
+                lambda cursor: self.coordination.list_practices(
+                    {"limit": handlers.PRACTICES_PAGE, "cursor": cursor}
+                ),
+            )
+        except Exception as error:  # coordination or the database away: the next tick retries
+            log.warning("standard practices not copied from coordination yet: %s", error)
+            return
+        if copied is not None:
+            log.info("copied %d standard practices from coordination", copied)

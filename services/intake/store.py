@@ -208,6 +208,11 @@ def upsert_reference_data(cur, seed: dict) -> None:
             for s in seed["staff"]
         ],
     )
+    # after the staff: each site's Open311 first receiver is one of them
+    cur.executemany(
+        "UPDATE intake.sites SET open311_receiver = %s WHERE code = %s",
+        [(s.get("open311_receiver"), s["code"]) for s in seed["sites"]],
+    )
 
 
 def _one(cur, sql: str, params) -> dict | None:
@@ -597,14 +602,69 @@ def save_feedback_response(cur, idempotency_key: str, response: dict) -> None:
 # -- case numbers (on the side pool's connection) -------------------------------------------
 
 
-def reserve_case_sequences(cur, day, count: int) -> int:
-    """Reserve ``count`` consecutive numbers of ``day``; returns the first."""
+def reserve_case_sequences(cur, day, site: str, count: int) -> int:
+    """Reserve ``count`` consecutive numbers of ``day`` at ``site``; returns the first."""
     cur.execute(
-        "INSERT INTO intake.case_counters (day, last) VALUES (%(day)s, %(n)s) "
-        "ON CONFLICT (day) DO UPDATE SET last = intake.case_counters.last + %(n)s RETURNING last",
-        {"day": day, "n": count},
+        "INSERT INTO intake.case_counters (day, site_code, last) VALUES (%(day)s, %(site)s, %(n)s) "
+        "ON CONFLICT (day, site_code) DO UPDATE SET last = intake.case_counters.last + %(n)s "
+        "RETURNING last",
+        {"day": day, "site": site, "n": count},
     )
     return cur.fetchone()["last"] - count + 1
+
+
+# -- a site node's cases, copied to the district (docs/network.md) -----------------------------
+
+COPIED_CASE_COLUMNS = CASE_INSERT_COLUMNS.replace(", idempotency_key", "") + ", registered_at"
+
+
+def case_copies(cur, case_nos: list[str]) -> list[dict]:
+    """The stored rows of ``case_nos`` as the district's intake stores them (the client's
+    idempotency key stays at the site: keys are the site's clients'), each with intake's
+    timeline entries of the case (``timeline``)."""
+    cur.execute(
+        f"SELECT {COPIED_CASE_COLUMNS.replace('feedback_id', 'feedback_id::text')} "
+        "FROM intake.cases WHERE case_no = ANY(%s) ORDER BY case_no",
+        (list(case_nos),),
+    )
+    rows = {row["case_no"]: {**row, "timeline": []} for row in cur.fetchall()}
+    cur.execute(
+        "SELECT case_no, at, actor, kind, text, data FROM intake.timeline "
+        "WHERE case_no = ANY(%s) ORDER BY at, id",
+        (list(case_nos),),
+    )
+    for entry in cur.fetchall():
+        rows[entry.pop("case_no")]["timeline"].append(entry)
+    return list(rows.values())
+
+
+def insert_case_copy(cur, copy: dict) -> bool:
+    """Store a site's case and its timeline entries unless the case is here already (False)."""
+    columns = [name.strip() for name in COPIED_CASE_COLUMNS.split(",")]
+    json_columns = {"materials_presented", "materials_missing", "repeat_of"}
+    values = [Jsonb(copy[name]) if name in json_columns else copy[name] for name in columns]
+    cur.execute(
+        f"INSERT INTO intake.cases ({COPIED_CASE_COLUMNS}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        "ON CONFLICT (case_no) DO NOTHING RETURNING case_no",
+        values,
+    )
+    if cur.fetchone() is None:
+        return False
+    for entry in copy["timeline"]:
+        cur.execute(
+            "INSERT INTO intake.timeline (case_no, at, actor, kind, text, data) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (
+                copy["case_no"],
+                entry["at"],
+                entry["actor"],
+                entry["kind"],
+                entry["text"],
+                Jsonb(entry["data"] or {}),
+            ),
+        )
+    return True
 
 
 # -- what coordination tells us (consumed events) ---------------------------------------------
@@ -656,4 +716,170 @@ def replace_id_number_ciphers(cur, tokens: dict[str, str]) -> None:
     cur.executemany(
         "UPDATE intake.cases SET id_number_cipher = %s WHERE case_no = %s",
         [(token, case_no) for case_no, token in tokens.items()],
+    )
+
+
+# -- Open311: integrating systems, their requests (services.intake.integrations) ---------------
+
+
+def open311_sites(cur) -> dict[str, dict]:
+    """Every site: code -> {name, open311_receiver}."""
+    cur.execute("SELECT code, name, open311_receiver FROM intake.sites")
+    return {row["code"]: row for row in cur.fetchall()}
+
+
+def integration_by_key_hash(cur, hashed: str) -> dict | None:
+    return _one(
+        cur,
+        "SELECT id, system_name, jurisdictions, revoked_at FROM intake.integrations "
+        "WHERE key_hash = %s",
+        (hashed,),
+    )
+
+
+def insert_integration(cur, system_name: str, hashed: str, hint: str, sites: list[str]) -> dict:
+    return _one(
+        cur,
+        "INSERT INTO intake.integrations (system_name, key_hash, key_hint, jurisdictions) "
+        "VALUES (%s, %s, %s, %s) ON CONFLICT (key_hash) DO UPDATE SET "
+        "system_name = EXCLUDED.system_name, jurisdictions = EXCLUDED.jurisdictions "
+        "RETURNING id, system_name, key_hint, jurisdictions, created_at, revoked_at",
+        (system_name, hashed, hint, sites),
+    )
+
+
+def integrations(cur) -> list[dict]:
+    cur.execute(
+        "SELECT i.id, i.system_name, i.key_hint, i.jurisdictions, i.created_at, i.revoked_at, "
+        "(SELECT count(*) FROM intake.open311_requests o WHERE o.integration_id = i.id) AS requests "
+        "FROM intake.integrations i ORDER BY i.id"
+    )
+    return cur.fetchall()
+
+
+def revoke_integration(cur, integration_id: int) -> dict | None:
+    return _one(
+        cur,
+        "UPDATE intake.integrations SET revoked_at = COALESCE(revoked_at, now()) WHERE id = %s "
+        "RETURNING id, system_name, revoked_at",
+        (integration_id,),
+    )
+
+
+def insert_open311_request(cur, case_no: str, integration_id: int, request, requested_at) -> None:
+    cur.execute(
+        "INSERT INTO intake.open311_requests (case_no, integration_id, service_code, address, "
+        "lat, long, email, device_id, account_id, media_url, attributes, requested_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            case_no,
+            integration_id,
+            request.matter,
+            request.address,
+            request.lat,
+            request.long,
+            request.email,
+            request.device_id,
+            request.account_id,
+            request.media_url,
+            Jsonb(request.attributes),
+            requested_at,
+        ),
+    )
+
+
+def open311_of_case(cur, case_no: str) -> dict | None:
+    """What an Open311 request carried, for the staff's case view (with the system's name)."""
+    return _one(
+        cur,
+        "SELECT o.integration_id, i.system_name, o.service_code, o.address, o.lat, o.long, "
+        "o.email, o.device_id, o.account_id, o.media_url, o.attributes, o.requested_at "
+        "FROM intake.open311_requests o JOIN intake.integrations i ON i.id = o.integration_id "
+        "WHERE o.case_no = %s",
+        (case_no,),
+    )
+
+
+def open311_requests(
+    cur,
+    *,
+    ids=None,
+    site=None,
+    service_codes=None,
+    start_at=None,
+    end_at=None,
+    closed=None,
+    closed_states=(),
+    limit=1000,
+) -> list[dict]:
+    """Open311 requests newest first: only the columns GET requests may show."""
+    cur.execute(
+        "SELECT o.case_no, c.status, c.case_type, c.description, m.name AS matter_name, "
+        "o.service_code, d.name AS department_name, o.requested_at, "
+        "GREATEST(o.requested_at, c.registered_at, c.status_at, c.classified_at) AS updated_at, "
+        "o.address, o.lat, o.long, o.media_url "
+        "FROM intake.open311_requests o JOIN intake.cases c ON c.case_no = o.case_no "
+        "JOIN intake.matters m ON m.code = c.matter_code "
+        "JOIN intake.departments d ON d.code = c.department_code WHERE "
+        "(%(ids)s::text[] IS NULL OR o.case_no = ANY(%(ids)s)) "
+        "AND (%(site)s::text IS NULL OR c.site_code = %(site)s) "
+        "AND (%(codes)s::text[] IS NULL OR o.service_code = ANY(%(codes)s)) "
+        "AND (%(start_at)s::timestamptz IS NULL OR o.requested_at >= %(start_at)s) "
+        "AND (%(end_at)s::timestamptz IS NULL OR o.requested_at <= %(end_at)s) "
+        "AND (%(closed)s::boolean IS NULL OR (c.status = ANY(%(closed_states)s)) = %(closed)s) "
+        "ORDER BY o.requested_at DESC, o.case_no DESC LIMIT %(limit)s",
+        {
+            "ids": ids,
+            "site": site,
+            "codes": service_codes,
+            "start_at": start_at,
+            "end_at": end_at,
+            "closed": closed,
+            "closed_states": list(closed_states),
+            "limit": limit,
+        },
+    )
+    return cur.fetchall()
+
+
+# -- standard practices: intake's copy of coordination's -------------------------------------
+
+PRACTICE_COLUMNS = (
+    "practice_id AS id, matter_code AS matter, windows, title, description, "
+    "source_case_no AS case_no, created_by, created_at"
+)
+
+
+def add_practice(cur, practice: dict) -> bool:
+    """Keep a promoted practice (``id, matter, windows, title, description, case_no,
+    created_by, created_at``); False when it was kept already (practices never change)."""
+    cur.execute(
+        "INSERT INTO intake.practices (practice_id, matter_code, windows, title, description, "
+        "source_case_no, created_by, created_at) VALUES (%(id)s, %(matter)s, %(windows)s, "
+        "%(title)s, %(description)s, %(case_no)s, %(created_by)s, %(created_at)s) "
+        "ON CONFLICT (practice_id) DO NOTHING",
+        practice,
+    )
+    return cur.rowcount == 1
+
+
+def practices_for(cur, matter: str, limit: int) -> list[dict]:
+    """A matter's standard practices, newest first (as coordination lists them)."""
+    cur.execute(
+        f"SELECT {PRACTICE_COLUMNS} FROM intake.practices WHERE matter_code = %s "
+        "ORDER BY practice_id DESC LIMIT %s",
+        (matter, limit),
+    )
+    return cur.fetchall()
+
+
+def practices_synced(cur) -> bool:
+    """Whether the practices promoted before intake kept its copy were copied once."""
+    cur.execute("SELECT 1 FROM intake.practices_synced")
+    return cur.fetchone() is not None
+
+
+def mark_practices_synced(cur) -> None:
+    cur.execute(
+        "INSERT INTO intake.practices_synced (synced_at) VALUES (now()) ON CONFLICT DO NOTHING"
     )

@@ -47,17 +47,20 @@ class FakeCaseNumbers:
     def __init__(self):
         self.last: dict = {}
 
-    def __call__(self, day, count: int) -> int:
-        self.last[day] = self.last.get(day, 0) + count
-        return self.last[day] - count + 1
+    def __call__(self, day, site: str, count: int) -> int:
+        key = (day, site)  # one counter per (day, site)
+        self.last[key] = self.last.get(key, 0) + count
+        return self.last[key] - count + 1
 
 
-def registrar(numbers: FakeCaseNumbers, repeat_days: int = 90) -> Registrar:
+def registrar(numbers: FakeCaseNumbers, repeat_days: int = 90, **site_mode) -> Registrar:
+    """``site_mode``: ``site_node``, ``site_nodes``, ``seal``/``unseal`` (docs/network.md)."""
     cipher = personal_data.IdNumberCipher(ID_NUMBER_KEY)
     return Registrar(
         reserve_case_numbers=numbers,
         protect=lambda id_number, kind: personal_data.protect(cipher, id_number, kind),
         repeat_window=timedelta(days=repeat_days),
+        **site_mode,
     )
 
 
@@ -75,6 +78,8 @@ class FakeIntakeStore:
         self.responses: dict[str, dict] = {}
         self.locked_keys: list[str] = []
         self.login_failures: list[tuple[str, str | None, object]] = []  # account, address, at
+        self.practices: dict[int, dict] = {}  # coordination's, by id
+        self.practices_copied = False
 
     # -- identity and reference data -----------------------------------------------------
 
@@ -205,6 +210,27 @@ class FakeIntakeStore:
                 "deadline_breached": False,
                 "answered": False,
             }
+
+    # -- a site node's cases, copied to the district ----------------------------------------
+
+    RENAMED = {"site": "site_code", "window": "window_code", "matter": "matter_code"}
+
+    def case_copies(self, case_nos: list[str]) -> list[dict]:
+        copies = []
+        for case_no in sorted(case_nos):
+            row = copy.deepcopy(self.cases[case_no])
+            row = {self.RENAMED.get(key, key): value for key, value in row.items()}
+            row["idempotency_key"] = None  # stays at the site, as the real store keeps it
+            copies.append({**row, "timeline": [{"kind": "registered", "case_no": case_no}]})
+        return copies
+
+    def insert_case_copy(self, case_copy: dict) -> bool:
+        if case_copy["case_no"] in self.cases:
+            return False
+        back = {value: key for key, value in self.RENAMED.items()}
+        row = {back.get(key, key): value for key, value in case_copy.items() if key != "timeline"}
+        self.cases[case_copy["case_no"]] = copy.deepcopy(row)
+        return True
 
     def registration_event(self, case_no: str) -> dict | None:
         for decision in self._outbox():
@@ -353,3 +379,21 @@ class FakeIntakeStore:
     def mark_answered(self, case_no) -> None:
         if case_no in self.cases:
             self.cases[case_no]["answered"] = True
+
+    # -- standard practices: intake's copy of coordination's ------------------------------
+
+    def add_practice(self, practice: dict) -> bool:
+        if practice["id"] in self.practices:
+            return False  # ON CONFLICT DO NOTHING
+        self.practices[practice["id"]] = dict(practice)
+        return True
+
+    def practices_for(self, matter: str, limit: int) -> list[dict]:
+        found = [p for p in self.practices.values() if p["matter"] == matter]
+        return copy.deepcopy(sorted(found, key=lambda p: p["id"], reverse=True)[:limit])
+
+    def practices_synced(self) -> bool:
+        return self.practices_copied
+
+    def mark_practices_synced(self) -> None:
+        self.practices_copied = True

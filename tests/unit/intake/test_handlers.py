@@ -19,8 +19,9 @@ XJK_STAFF = {"id": "S0002", "name": "陈志刚", "role": "window_staff", "site":
 # docs/events.md: what every consumer of case_registered may rely on
 REGISTERED_FIELDS = {
     "case_no", "site", "window", "matter", "department", "channel", "applicant_kind",
-    "id_number_masked", "first_receiver", "first_asked_by", "received_at", "registered_by",
-    "repeat_of", "requires_return_visit", "feedback_id", "rated_staff", "backdate_reason",
+    "id_number_masked", "first_receiver", "first_asked_by", "description", "received_at",
+    "registered_by",
+    "repeat_of", "requires_return_visit", "feedback_id", "rated_staff", "rating_level", "backdate_reason",
 }  # fmt: skip
 
 
@@ -112,14 +113,16 @@ def test_the_id_number_is_kept_encrypted_masked_and_hashed_never_in_clear(intake
     assert stored["id_number_cipher"].startswith("v2:k1:") and len(stored["id_number_hash"]) >= 32
 
 
-def test_numbers_count_the_day_across_registrations_and_sites(intake):
+def test_numbers_count_the_day_per_site(intake):
     first = intake.register()
     second = intake.register(form(site="XJK", window="W01", matter="M002", first_receiver="S0002"))
-    intake.later(days=1)
     third = intake.register()
-    assert [first["case_no"], second["case_no"], third["case_no"]] == [
+    intake.later(days=1)
+    fourth = intake.register()
+    assert [c["case_no"] for c in (first, second, third, fourth)] == [
         "XW-20260930-00001-HALL",
-        "XW-20260930-00002-XJK",
+        "XW-20260930-00001-XJK",
+        "XW-20260930-00002-HALL",
         "XW-20261001-00001-HALL",
     ]
 
@@ -199,10 +202,9 @@ def test_an_anonymous_bad_rating_opens_a_case_held_by_the_rated_staff_member(int
         received.data["batch_id"] is None and received.data["feedback_id"] == result["feedback_id"]
     )
     assert (received.data["n"], received.data["bad"]) == (1, 1) and received.site == "HALL"
-    assert received.data["counts"] == [
-        {"day": "2026-09-30", "site": "HALL", "window": "W02", "matter": "M001",
-         "staff": "S0008", "level": 2, "n": 1},
-    ]  # fmt: skip
+    # version 2: per day, site and level (what the monthly figures count)
+    assert received.version == 2
+    assert received.data["counts"] == [{"day": "2026-09-30", "site": "HALL", "level": 2, "n": 1}]
     assert received.timeline_kind is None
 
 

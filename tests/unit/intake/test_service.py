@@ -17,9 +17,12 @@ RPCS = {
     "list_cases", "case_timeline", "registration_event", "add_helper", "record_return_visit",
     "submit_feedback", "submit_ratings_batch", "ping", "session_version", "end_sessions",
     "change_password",
+    # Open311 GeoReport v2 (the gateway's /open311/v2)
+    "open311_services", "open311_service_definition", "open311_submit", "open311_requests",
+    "open311_request",
 }  # fmt: skip
 CONSUMED = ("case_state_changed", "case_classified", "deadline_breached", "case_replied",
-            "case_resolved")  # fmt: skip
+            "case_resolved", "practice_promoted")  # fmt: skip
 
 
 def entrypoints(kind) -> set:
@@ -38,7 +41,10 @@ def test_the_rpcs_keep_their_names():
 def test_every_consumed_event_has_one_consumer_named_on_its_type():
     consumers = {(name, e.source_service, e.event_type) for name, e in entrypoints(EventHandler)}
     # the method's name is part of its queue's name: renaming one would strand its queue
-    assert consumers == {(f"on_{kind}", "coordination", kind) for kind in CONSUMED}
+    assert consumers == {(f"on_{kind}", "coordination", kind) for kind in CONSUMED} | {
+        # a site node's cases, copied to the district's intake (docs/network.md)
+        ("on_site_case_recorded", "intake", "site_case_recorded")
+    }
 
 
 def test_entrypoints_only_hand_over_to_one_use_case():
