@@ -12,6 +12,7 @@ broker or database fault, a new one (restarted by the supervisor) only after ``k
     python -m tools.drill --short         # broker restart + kill -9 of one service (make test)
     python -m tools.drill --only broker-restart --json out.json
     python -m tools.drill --only cluster-node-stopped   # on a three-node cluster (drill_cluster)
+    python -m tools.drill --only site-link-cut          # + a site node linked to it (drill_network)
 
 The exit status is non-zero when any drill found a loss, a duplicate, a non-503 5xx, a hang or
 a dead process; the logs of the drilled system stay in ``run/drills/<time>/``.
@@ -64,7 +65,7 @@ class Drill:
 
 
 def full_plan(processes: list[localrun.Process]) -> list[Drill]:
-    from tools import drill_cluster  # it builds on this module
+    from tools import drill_cluster, drill_network  # they build on this module
 
     return [
         Drill("broker-restart", "broker", 24, 4, outage_seconds=10),
@@ -73,6 +74,7 @@ def full_plan(processes: list[localrun.Process]) -> list[Drill]:
         Drill("hung intake-1", "hang", 16, 3, "intake-1", RPC_TIMEOUT_SECONDS + 3),
         Drill("hung coordination", "hang", 16, 3, "coordination", RPC_TIMEOUT_SECONDS + 3),
         *drill_cluster.plan(),  # on the three-node cluster
+        *drill_network.plan(),  # the cluster and a site node linked to it
     ]
 
 
@@ -80,13 +82,15 @@ def systems_for(plan: list[Drill], run_dir: Path) -> list[tuple[type, list[Drill
     """The drills of ``plan`` by the system they run on: (system class, drills, its run dir).
     A ``cluster-node`` drill runs on the three-node cluster (tools.drill_cluster), the others
     on one broker node."""
-    from tools import drill_cluster
+    from tools import drill_cluster, drill_network
 
     on_cluster = [drill for drill in plan if drill.fault in drill_cluster.FAULTS]
-    single = [drill for drill in plan if drill not in on_cluster]
+    on_network = [drill for drill in plan if drill.fault in drill_network.FAULTS]
+    single = [drill for drill in plan if drill not in on_cluster + on_network]
     systems = [
         (DrilledSystem, single, run_dir),
         (drill_cluster.ClusterDrilledSystem, on_cluster, run_dir / "cluster"),
+        (drill_network.NetworkDrilledSystem, on_network, run_dir / "network"),
     ]
     return [(system, drills, where) for system, drills, where in systems if drills]
 
@@ -276,6 +280,7 @@ def run_drill(system: DrilledSystem, drill: Drill) -> drill_report.DrillReport:
         key_prefix,
         clients=system.clients,
         client_timeout=RPC_TIMEOUT_SECONDS + 10,
+        fields=getattr(system, "registration_fields", None),  # a site node's own site
     ).start()
     started = time.monotonic()
     time.sleep(drill.fault_at)
@@ -300,7 +305,7 @@ def run_drill(system: DrilledSystem, drill: Drill) -> drill_report.DrillReport:
         health=health,
         killed=frozenset([drill.target] if drill.fault == "kill" else []),
     )
-    return drill_report.tally(
+    report = drill_report.tally(
         drill.name,
         attempts,
         observed,
@@ -308,6 +313,9 @@ def run_drill(system: DrilledSystem, drill: Drill) -> drill_report.DrillReport:
         front_door_killed=drill.fault == "kill" and drill.target == "gateway",
         health_checks=list(load.health_checks),
     )
+    if hasattr(system, "annotate"):  # what a system measures beyond the tally (drill_network)
+        system.annotate(drill, report)
+    return report
 
 
 def explain(system: DrilledSystem, report: drill_report.DrillReport) -> list[str]:
@@ -369,6 +377,12 @@ def main(argv=None) -> int:
     print()
     for line in drill_report.table(reports):
         print(line)
+    for report in reports:  # the site link drills (tools.drill_network)
+        if report.catch_up_seconds is not None:
+            print(
+                f"{report.drill}: the last case reached the district "
+                f"{report.catch_up_seconds:.1f}s after the link returned"
+            )
     for line in notes:
         print(line)
     elapsed = time.monotonic() - started

@@ -65,6 +65,9 @@ class DrillReport:
     casualties: list[str] = field(default_factory=list)  # processes that died unbidden
     silent: list[str] = field(default_factory=list)  # running, but not answering /healthz
     error_ids: list[str] = field(default_factory=list)  # of the 5xx answers, for their logs
+    # a site link drill (tools.drill_network): from the link's return until the last case
+    # registered meanwhile reached every service at the district
+    catch_up_seconds: float | None = None
 
     @property
     def passed(self) -> bool:

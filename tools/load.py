@@ -45,8 +45,10 @@ def id_number(rng: random.Random) -> str:
     return body + ric.calc_check_digit(body + "0")
 
 
-def registration(rng: random.Random) -> dict:
-    return {**REGISTRATION, "applicant": {**REGISTRATION["applicant"], "id_number": id_number(rng)}}
+def registration(rng: random.Random, fields: dict | None = None) -> dict:
+    """A registration with a new applicant; ``fields`` replace the defaults (another site's)."""
+    base = {**REGISTRATION, **(fields or {})}
+    return {**base, "applicant": {**base["applicant"], "id_number": id_number(rng)}}
 
 
 def login(api: str, username: str = "hall.staff", password: str = "demo") -> str:
@@ -72,6 +74,7 @@ class RegistrationLoad:
         client_timeout: float = 15.0,
         attempts_per_key: int = 5,
         retry_pause: float = 0.3,
+        fields: dict | None = None,
     ):
         self.url = f"{api}/cases"
         self.headers = {"Authorization": f"Bearer {token}"}
@@ -79,6 +82,7 @@ class RegistrationLoad:
         self.client_timeout = client_timeout
         self.attempts_per_key = attempts_per_key
         self.retry_pause = retry_pause
+        self.fields = fields
         self.health_url = api.removesuffix("/api/v1") + "/healthz"
         self.attempts: list[Attempt] = []
         self.health_checks: list[Attempt] = []
@@ -108,7 +112,8 @@ class RegistrationLoad:
         with requests.Session() as session:
             while not self._stopping.is_set():
                 key = f"{self.key_prefix}{uuid.uuid4().hex}"
-                body = registration(rng)  # a repeated request is the same registration
+                # a repeated request is the same registration
+                body = registration(rng, self.fields)
                 for _ in range(self.attempts_per_key):
                     attempt = self._register(session, key, body)
                     with self._lock:
