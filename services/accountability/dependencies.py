@@ -27,8 +27,8 @@ class ServiceRoleDatabase(Database):
         self._role = role
 
     @contextmanager
-    def transaction(self, pipeline: bool = False):
-        with super().transaction(pipeline) as cursor:
+    def transaction(self):
+        with super().transaction() as cursor:
             if self._role:
                 cursor.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(self._role)))
             yield cursor

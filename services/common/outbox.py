@@ -292,8 +292,7 @@ def publish_pending(pool, schema: str, publisher, service_name: str, signing_key
     """
     signing_key = signing_key or signing.demo_event_key(service_name)
     with pool.connection() as conn:
-        # pipeline mode: BEGIN goes with the SELECT, the UPDATE with the COMMIT
-        with conn.pipeline(), conn.transaction():
+        with conn.transaction():
             rows = conn.execute(
                 f"SELECT position, event_type, payload FROM {schema}.outbox "
                 "WHERE published_at IS NULL ORDER BY position "

@@ -6,8 +6,7 @@ every greenthread of the process while one query runs. Switching psycopg to its
 """
 
 import logging
-import re
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import psycopg
 import psycopg.waiting
@@ -36,53 +35,9 @@ use_green_wait()
 
 
 class TrackedCursor(psycopg.Cursor):
-    """A cursor that remembers whether its transaction wrote events to the outbox, and that
-    works the same in pipeline mode (:meth:`Database.handling_once`): ``rowcount`` waits for
-    the statement's result, and ``copy(...)`` of rows becomes one INSERT (no COPY in a
-    pipeline)."""
+    """A cursor that remembers whether its transaction wrote events to the outbox."""
 
     wrote_events = False
-
-    @property
-    def rowcount(self) -> int:
-        pipeline = getattr(self.connection, "_pipeline", None)
-        if pipeline is not None:
-            pipeline.sync()  # the statements queued so far, and their results: one round trip
-        return super().rowcount
-
-    def copy(self, statement, params=None, *, writer=None):
-        if getattr(self.connection, "_pipeline", None) is None:
-            return super().copy(statement, params, writer=writer)
-        return _RowsAsInsert(self, str(statement))
-
-
-_COPY_FROM_STDIN = re.compile(r"^\s*COPY\s+(\S+)\s*\(([^)]*)\)\s+FROM\s+STDIN\s*$", re.I)
-
-
-class _RowsAsInsert:
-    """``COPY table (columns) FROM STDIN`` in pipeline mode: the rows given to ``write_row``
-    are inserted by one ``executemany`` when the block ends (queued like any statement)."""
-
-    def __init__(self, cursor, statement: str):
-        match = _COPY_FROM_STDIN.match(statement)
-        if match is None:
-            raise psycopg.NotSupportedError(f"not a COPY of rows from STDIN: {statement}")
-        table, columns = match.groups()
-        placeholders = ", ".join(["%s"] * len(columns.split(",")))
-        self._insert = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
-        self._cursor = cursor
-        self._rows: list[tuple] = []
-
-    def __enter__(self):
-        return self
-
-    def write_row(self, row) -> None:
-        self._rows.append(tuple(row))
-
-    def __exit__(self, kind, value, traceback):
-        if kind is None and self._rows:
-            self._cursor.executemany(self._insert, self._rows)
-        return False
 
 
 def open_pool(
@@ -176,16 +131,13 @@ class Database:
         self._on_commit_with_events = on_commit_with_events
 
     @contextmanager
-    def transaction(self, pipeline: bool = False):
+    def transaction(self):
         """Yield a cursor inside one transaction; commit on success, roll back on error.
 
-        When the transaction wrote to the outbox, the relay is woken after the commit. With
-        ``pipeline`` the transaction runs in psycopg's pipeline mode: statements are sent
-        without waiting, and the client waits only where it needs a result (a fetch, a
-        ``rowcount``) and at the commit.
+        When the transaction wrote to the outbox, the relay is woken after the commit.
         """
         with self.pool.connection() as conn:
-            with conn.pipeline() if pipeline else nullcontext(), conn.transaction():
+            with conn.transaction():
                 cursor = conn.cursor()
                 yield cursor
             if cursor.wrote_events and self._on_commit_with_events:
@@ -196,11 +148,9 @@ class Database:
         """A transaction for consuming ``event`` at most once.
 
         Yields a cursor, or ``None`` when this event id was already handled (a redelivery):
-        the id is recorded in the same transaction as the handler's own writes. It runs in
-        pipeline mode: BEGIN goes with the dedupe, the handler's writes with the COMMIT, so a
-        consumer costs a round trip for the dedupe, one per result it reads, and the commit.
+        the id is recorded in the same transaction as the handler's own writes.
         """
-        with self.transaction(pipeline=True) as cursor:
+        with self.transaction() as cursor:
             cursor.execute(
                 f"INSERT INTO {schema}.handled_events (event_id, event_type) VALUES (%s, %s) "
                 "ON CONFLICT (event_id) DO NOTHING",

@@ -125,12 +125,9 @@ class UnitOfWork:
         return self._db.ping()
 
     @contextmanager
-    def begin(self, pipeline: bool = False):
-        """One transaction: committed when the block ends, rolled back when it raises. With
-        ``pipeline`` in psycopg's pipeline mode: writes travel with the next read or the
-        commit (:meth:`services.common.postgres.Database.transaction`)."""
-        transaction = self._db.transaction(pipeline=True) if pipeline else self._db.transaction()
-        with transaction as cursor:
+    def begin(self):
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        with self._db.transaction() as cursor:
             with self._bound(cursor):
                 yield self
 

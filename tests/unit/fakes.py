@@ -39,7 +39,7 @@ class FakeUnitOfWork:
         return self.clock()
 
     @contextmanager
-    def begin(self, pipeline: bool = False):  # pipeline mode changes no outcome
+    def begin(self):
         if self._pending is not None:  # nested: part of the outer transaction
             yield self
             return
