@@ -248,6 +248,18 @@ def case_number(district: str, day: date, sequence: int, site: str) -> str:
     return f"{district}-{day:%Y%m%d}-{sequence:05d}-{site}"
 
 
+def site_of(case_no: str) -> str:
+    """The site a case number names (its last part, :func:`case_number`)."""
+    return str(case_no).rsplit("-", 1)[-1]
+
+
+class CaseNotCopiedYet(Exception):
+    """Coordination's news of a site node's case arrived before the node's copy of the case."""
+
+    def __init__(self, case_no: str):
+        super().__init__(f"{case_no}: the site node's copy has not arrived yet; retried later")
+
+
 def local_day(moment: datetime, tz: str = "Asia/Shanghai") -> date:
     return moment.astimezone(ZoneInfo(tz)).date()
 

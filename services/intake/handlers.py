@@ -143,9 +143,7 @@ def register_case(
     under the same key)."""
     domain.check_registrar(actor)
     domain.check_form_channel(payload)
-    # pipeline mode: BEGIN and the key's lock go with the first read, the case's rows with
-    # the read of its view (a registration costs 5 round trips fewer)
-    with uow.begin(pipeline=True):
+    with uow.begin():
         if idempotency_key:
             uow.store.lock_idempotency_key(idempotency_key)
             existing = uow.store.case_no_for_idempotency_key(idempotency_key)
@@ -459,13 +457,20 @@ def record_return_visit(uow, case_no: str, body: dict, actor: dict) -> dict:
 # -- what coordination tells us: status, type and overdue for the case lists ---------------
 
 
-def follow_coordination(uow, event: dict) -> bool:
+def follow_coordination(uow, event: dict, site_nodes=()) -> bool:
     """Keep a case's status, type and overdue flag for the lists, once per event: False for a
-    redelivery."""
+    redelivery.
+
+    A case of a site in ``site_nodes`` (the district's sites that run their own node) comes
+    from that node's copy (:func:`record_site_case`), on a queue of its own: news of such a case
+    that arrives before its copy is refused (rolled back, redelivered after a pause) rather
+    than dropped."""
     with uow.handling_once(event) as work:
         if work is None:
             return False
         data, case_no = event["data"], event["data"]["case_no"]
+        if domain.site_of(case_no) in site_nodes and not work.store.case_exists(case_no):
+            raise domain.CaseNotCopiedYet(case_no)
         if event["type"] == "case_state_changed":
             at = domain.event_time(event)
             work.store.set_status(case_no, data["to_state"], at, data.get("type"))

@@ -28,7 +28,9 @@ def _follower(event_type: str):
     return consumer_of(
         "coordination",
         event_type,
-        lambda service, event: handlers.follow_coordination(service.uow, event),
+        lambda service, event: handlers.follow_coordination(
+            service.uow, event, service.registrar.site_nodes
+        ),
     )
 
 

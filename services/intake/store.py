@@ -638,6 +638,12 @@ def case_copies(cur, case_nos: list[str]) -> list[dict]:
     return list(rows.values())
 
 
+def case_exists(cur, case_no: str) -> bool:
+    return (
+        _one(cur, "SELECT 1 AS found FROM intake.cases WHERE case_no = %s", (case_no,)) is not None
+    )
+
+
 def insert_case_copy(cur, copy: dict) -> bool:
     """Store a site's case and its timeline entries unless the case is here already (False)."""
     columns = [name.strip() for name in COPIED_CASE_COLUMNS.split(",")]

@@ -224,6 +224,9 @@ class FakeIntakeStore:
             copies.append({**row, "timeline": [{"kind": "registered", "case_no": case_no}]})
         return copies
 
+    def case_exists(self, case_no: str) -> bool:
+        return case_no in self.cases
+
     def insert_case_copy(self, case_copy: dict) -> bool:
         if case_copy["case_no"] in self.cases:
             return False

@@ -92,3 +92,26 @@ def test_a_site_node_ignores_its_own_copies():
     [shipped] = site.uow.events("site_case_recorded")
     event = {"id": "e-1", "type": "site_case_recorded", "data": shipped.data}
     assert handlers.record_site_case(site.uow, site.registrar, event) is False
+
+
+def test_news_of_a_site_nodes_case_waits_for_its_copy_at_the_district():
+    site = Node(site_node="XJK")
+    district = Node(site_nodes={"XJK": ""})
+    case = site.register(form(**XJK_FORM), actor=XJK_STAFF)
+    classified = {
+        "id": "c-1",
+        "type": "case_classified",
+        "occurred_at": "2026-09-30T10:05:00+08:00",
+        "data": {"case_no": case["case_no"], "type": "hard", "complex": False},
+    }
+    # the copy is on its way (another queue): refused, so that the broker delivers it again
+    with pytest.raises(domain.CaseNotCopiedYet):
+        handlers.follow_coordination(district.uow, classified, district.registrar.site_nodes)
+    [shipped] = site.uow.events("site_case_recorded")
+    copied = {"id": "e-1", "type": "site_case_recorded", "data": shipped.data}
+    handlers.record_site_case(district.uow, district.registrar, copied)
+    assert handlers.follow_coordination(district.uow, classified, district.registrar.site_nodes)
+    assert district.store.cases[case["case_no"]]["type"] == "hard"
+    # a district case, or news at a site node of another site's case, is applied as before
+    other = {**classified, "id": "c-2", "data": {**classified["data"], "case_no": "XW-1-1-HALL"}}
+    assert handlers.follow_coordination(site.uow, other, site.registrar.site_nodes) is True
