@@ -331,7 +331,13 @@ class NetworkDrilledSystem(drill_cluster.ClusterDrilledSystem):
     # -- the report ---------------------------------------------------------------------
 
     def annotate(self, planned: "drill.Drill", report: DrillReport) -> None:
-        """The catch-up time, and what the link metrics said, into the drill's report."""
+        """The catch-up time, and what the link metrics said, into the drill's report. The site
+        needs neither the link nor the district's front door to register: a refusal fails."""
+        if report.refused or report.unreachable:
+            report.problems.append(
+                f"the site refused {report.refused} registrations and did not answer "
+                f"{report.unreachable}: it must keep registering on its own"
+            )
         if planned.fault != "site-link":
             return
         report.catch_up_seconds = self.catch_up.get(planned.name)

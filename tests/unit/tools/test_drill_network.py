@@ -57,3 +57,15 @@ def test_the_report_carries_the_catch_up_and_fails_without_it_or_a_link_seen_dow
     late = report()
     system.annotate(cut, late)
     assert not late.passed and len(late.problems) == 2
+
+
+def test_a_site_that_refuses_while_the_district_is_away_fails_the_drill():
+    system = drill_network.NetworkDrilledSystem.__new__(drill_network.NetworkDrilledSystem)
+    [down] = [d for d in drill_network.plan() if d.fault == "district-front-door"]
+    refused = report()
+    refused.refused = 3
+    system.annotate(down, refused)
+    assert not refused.passed and "refused 3" in refused.problems[0]
+    fine = report()
+    system.annotate(down, fine)
+    assert fine.passed and fine.catch_up_seconds is None
