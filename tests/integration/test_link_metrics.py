@@ -27,6 +27,10 @@ from services.common.config import REPO_ROOT
 from services.common.link_metrics import LinkMetricsService
 from tests.conftest import BASE_CONFIG
 from tests.integration.helpers import running, wait_for
+from tests.integration.test_prometheus_alerts import (  # noqa: F401 - promtool: a fixture
+    prometheus_scraping,
+    promtool,
+)
 from tools import edge
 from tools.private_infra import RabbitNode, free_port_block
 
@@ -247,3 +251,47 @@ def test_the_exporter_reports_a_cut_link_its_backlog_and_oldest_waiting(network,
         time.sleep(1)
         assert drained(link.district_amqp_uris[0], crossed_up) == [0, 1, 2, 3, 4]
         assert drained(link.site_amqp_uri, crossed_down) == [0, 1, 2]
+
+
+def site_link_alerts(api: str) -> list[dict]:
+    alerts = requests.get(f"{api}/alerts", timeout=5).json()["data"]["alerts"]
+    return [
+        alert
+        for alert in alerts
+        if alert["labels"].get("alertname") == "BanchengSiteLinkDown" and alert["state"] == "firing"
+    ]
+
+
+def test_a_real_prometheus_fires_site_link_down_when_the_link_is_cut(
+    network,
+    monkeypatch,
+    tmp_path,
+    promtool,  # noqa: F811 - installs prometheus if missing
+):
+    """deploy/prometheus/alerts.yml (every ``for:`` at 0 s) on a real Prometheus scraping the
+    exporter: quiet while the link is up, BanchengSiteLinkDown for XJK once ``link XJK down``
+    ran, quiet again after ``link XJK up``."""
+    link = network["link"]
+    port = network["metrics_port"]
+    monkeypatch.setenv(links.LINKS_DIR_SETTING, str(network["links_dir"]))
+    monkeypatch.delenv("DISTRICT_AMQP_URI", raising=False)
+    monkeypatch.setenv("LINK_SAMPLE_SECONDS", str(SAMPLE_SECONDS))
+    config = {
+        **BASE_CONFIG,
+        "AMQP_URI": link.site_amqp_uri,
+        "RABBIT_MANAGEMENT_URL": link.site_management_url,
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+        "BANCHENG": {**BASE_CONFIG["BANCHENG"], "SITE_NODE": SITE},
+    }
+    assert link_command(network, "up").returncode == 0
+    with (
+        running(config, LinkMetricsService),
+        prometheus_scraping(tmp_path, "bancheng-site-links", port) as api,
+    ):
+        time.sleep(2.5)  # two evaluations after a scrape
+        assert site_link_alerts(api) == []
+        assert link_command(network, "down").returncode == 0
+        [alert] = wait_for(lambda: site_link_alerts(api), 30, 0.5)
+        assert alert["labels"]["site"] == SITE and alert["labels"]["severity"] == "critical"
+        assert link_command(network, "up").returncode == 0
+        wait_for(lambda: site_link_alerts(api) == [], 30, 0.5)
