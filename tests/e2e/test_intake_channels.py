@@ -2,6 +2,7 @@
 idempotency under concurrent retries, site scoping, and a scan proving that no clear ID
 number reaches the database, the logs or the events."""
 
+import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -88,6 +89,30 @@ def test_the_batch_route_with_a_colon_in_its_path(system):
     assert (
         post("/feedback/ratings:batch", {"ratings": rows}, login("hall.staff")).status_code == 403
     )
+
+
+def test_the_batch_is_handed_on_as_text_with_the_front_doors_refusals_intact(system):
+    """The batch's body reaches intake undecoded (issue 16); what the front door refuses in any
+    body it still refuses in this one, naming the field, and a broken body is a 400."""
+    officer = {**login("officer"), "Content-Type": "application/json"}
+    url = f"{API}/feedback/ratings:batch"
+    # \uXXXX escapes throughout (ensure_ascii): the same batch as any other
+    escaped = json.dumps({"ratings": [rating(level=5, text="很满意"), rating(level=2)]})
+    kept = requests.post(url, data=escaped.encode(), headers=officer, timeout=30)
+    assert kept.status_code == 200 and kept.json()["accepted"] == 2, kept.text
+    assert len(kept.json()["cases_opened"]) == 1
+
+    nul = '{"ratings": [{"channel": "rating", "site": "HALL", "text": "a\\u0000b"}]}'
+    refused = requests.post(url, data=nul.encode(), headers=officer, timeout=30)
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "ratings[0].text"
+    huge = '{"ratings": [{"channel": "rating", "site": "HALL", "level": 1e400}]}'
+    refused = requests.post(url, data=huge.encode(), headers=officer, timeout=30)
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "ratings[0].level"
+    broken = requests.post(url, data=b'{"ratings": [', headers=officer, timeout=30)
+    assert broken.status_code == 400
+    deep = json.dumps({"ratings": [rating(applicant=json.loads('{"a":' * 17 + "1" + "}" * 17))]})
+    too_deep = requests.post(url, data=deep.encode(), headers=officer, timeout=30)
+    assert too_deep.status_code == 422, too_deep.text
 
 
 def test_helpers_and_return_visits_over_http(system):

@@ -10,7 +10,6 @@ import psycopg
 import pytest
 from nameko.amqp.publish import Publisher
 from nameko.constants import PERSISTENT
-from nameko.rpc import RpcProxy, rpc
 from nameko.standalone.events import get_event_exchange
 from stdnum.cn import ric
 
@@ -52,9 +51,8 @@ def rating(**overrides) -> dict:
 
 @pytest.fixture(scope="module")
 def config(service_config):
-    # coordination may not answer practices_for here: do not wait a second for it each time;
     # small pools, since other suites share the database server
-    settings = {"PRACTICES_TIMEOUT_SECONDS": 0.3, "DB_POOL_MIN": 1, "DB_POOL_MAX": 4}
+    settings = {"DB_POOL_MIN": 1, "DB_POOL_MAX": 4}
     return {**service_config, "BANCHENG": {**service_config["BANCHENG"], **settings}}
 
 
@@ -501,32 +499,6 @@ def test_a_breach_after_the_reply_does_not_make_the_case_overdue(intake, private
 # -- registration extras ---------------------------------------------------------------------
 
 
-class PracticesStub:
-    """Stands in for coordination's practices_for under a name of its own."""
-
-    name = "practices_stub"
-
-    @rpc
-    def practices_for(self, matter):
-        return [{"practice_id": 7, "matter": matter, "title": "视频连线确认房东"}]
-
-
-class IntakeAskingTheStub(IntakeService):
-    """Intake pointed at the stub; no relay (the real intake's relay publishes its events)."""
-
-    name = "intake_practices_probe"
-    db = DatabaseProvider()
-    uow = UnitOfWorkProvider(schema=store.SCHEMA, store_module=store)
-    coordination = RpcProxy("practices_stub")
-
-
-class IntakeAskingNobody(IntakeService):
-    name = "intake_practices_nobody"
-    db = DatabaseProvider()
-    uow = UnitOfWorkProvider(schema=store.SCHEMA, store_module=store)
-    coordination = RpcProxy("no_such_service")
-
-
 def registration(base17: str, **overrides) -> dict:
     payload = {
         "site": "HALL",
@@ -541,17 +513,56 @@ def registration(base17: str, **overrides) -> dict:
     return payload
 
 
-def test_registration_shows_practices_and_links_a_repeat_visitor_to_earlier_cases(config):
-    with running(config, PracticesStub, IntakeAskingTheStub, IntakeAskingNobody):
-        with SignedClusterRpcProxy(config, timeout=30) as rpc_proxy:
-            first = rpc_proxy.intake_practices_probe.register_case(
-                registration("32010219660606123"), OFFICER, None
+def test_registration_shows_practices_and_links_a_repeat_visitor_to_earlier_cases(
+    intake, private_config, db
+):
+    """Intake keeps coordination's standard practices from its practice_promoted events and
+    shows a matter's with each registration: no call to coordination per case (issue 16)."""
+    config = private_config
+    exchange = get_event_exchange("coordination", config)
+    publisher = Publisher(config["AMQP_URI"], declare=[exchange], delivery_mode=PERSISTENT)
+    practice_id = 9_000_000_000 + uuid.uuid4().int % 1_000_000_000  # beyond coordination's ids
+    event = new_event(
+        "practice_promoted",
+        {
+            "practice_id": practice_id,
+            "matter": "M001",
+            "windows": ["W01"],
+            "title": "视频连线确认房东",
+            "description": "只有证件时，远程视频确认房东身份后办理租赁备案",
+            "case_no": None,
+            "actor": "S0004",
+            "at": datetime.now(UTC).isoformat(),
+        },
+        source_service="coordination",
+        source_site=None,
+    )
+    try:
+        for _ in range(2):  # a redelivery keeps one copy
+            publisher.publish(
+                event,
+                exchange=exchange,
+                routing_key="practice_promoted",
+                headers=signed_by(config, "coordination", event),
             )
-            second = rpc_proxy.intake_practices_nobody.register_case(
-                registration("32010219660606123"), OFFICER, None
-            )
-    assert first["practices"] == [{"practice_id": 7, "matter": "M001", "title": "视频连线确认房东"}]
-    assert second["practices"] == []  # nobody answers: registration still succeeds
+        wait_for(
+            lambda: count(db, "SELECT 1 FROM intake.practices WHERE practice_id = %s", practice_id)
+        )
+        first = intake.register_case(registration("32010219660606123"), OFFICER, None)
+        second = intake.register_case(registration("32010219660606123"), OFFICER, None)
+        [shown] = [p for p in first["practices"] if p["id"] == practice_id]
+        assert shown["title"] == "视频连线确认房东" and shown["matter"] == "M001"
+        assert shown["description"].startswith("只有证件时") and shown["created_by"] == "S0004"
+        assert practice_id in [p["id"] for p in second["practices"]]
+        other = intake.register_case(
+            registration("32010219660606124", matter="M002", department="SCJ"), OFFICER, None
+        )
+        assert practice_id not in [p["id"] for p in other["practices"]]
+        handled = count(db, "SELECT 1 FROM intake.handled_events WHERE event_id = %s", event["id"])
+        assert handled == 1
+    finally:
+        with db.connection() as conn:
+            conn.execute("DELETE FROM intake.practices WHERE practice_id = %s", (practice_id,))
     assert first["repeat_of"] == [] and first["repeat_visitor"] is False
     assert second["repeat_of"] == [first["case_no"]] and second["repeat_visitor"] is True
     [link] = second["repeat_visits"]
