@@ -1,5 +1,5 @@
 """An AMQP_URI naming the district cluster's nodes (``;``-separated, kombu's failover list) is
-understood alike by everything that reads it: pika and the broker users."""
+understood alike by everything that reads it: pika, the broker users, the vhost."""
 
 from services.common import broker_users, event_queues
 
@@ -50,3 +50,10 @@ def test_every_service_with_an_rpc_entrypoint_and_only_those_get_a_quorum_rpc_qu
     with_rpc = {cls.name for cls in event_queues.consuming_services() if serves_rpc(cls)}
     assert with_rpc == set(event_queues.RPC_SERVICES)
     assert not serves_rpc(GatewayService)
+
+
+def test_the_vhost_of_a_cluster_uri_list():
+    from tools import localrun
+
+    assert localrun.vhost_of(CLUSTER) == "bancheng"
+    assert localrun.vhost_of("amqp://g:g@127.0.0.1:5681/;amqp://g:g@127.0.0.1:5686/") == "/"
