@@ -12,7 +12,7 @@ import pytest
 import yaml
 from nameko.standalone.events import get_event_exchange
 
-from services.common import event_queues, links
+from services.common import event_queues, links, secrets
 from services.coordination.service import CoordinationService
 from services.intake.service import IntakeService
 from tests.unit.test_deploy_files import (
@@ -46,6 +46,7 @@ SITE_SECRETS = (
     "EVENT_SIGNING_KEY_INTAKE",
     "TOKEN_SECRET",
     "ID_NUMBER_KEYS",
+    "AUDIT_KEY",
 )
 
 
@@ -125,9 +126,19 @@ def test_the_site_code_parameterises_every_process(services):
 @pytest.mark.parametrize("secret", SITE_SECRETS)
 def test_each_secret_comes_from_the_environment_or_the_file_refuses(secret):
     text = COMPOSE_FILE.read_text(encoding="utf-8")
-    uses = re.findall(r"\$\{" + secret + r"(:[?-])?[^}]*\}", text)
+    uses = re.findall(r"\$\{" + secret + r"(:[?-])?(?:[^}A-Z_][^}]*)?\}", text)
     assert uses, f"{secret} is not used"
     assert all(use == ":?" for use in uses), f"{secret} has a default"
+
+
+def test_every_process_has_the_secrets_each_container_checks_at_start(services):
+    # services.common.secrets.refuse_development_secrets: SECRETS, the ID-number keys, the
+    # audit keys — in every nameko process, whatever it serves
+    checked = {*secrets.SECRETS, "ID_NUMBER_KEYS", "AUDIT_KEY"}
+    for name in ("intake", "gateway", "link-metrics"):
+        environment = services[name]["environment"]
+        assert checked <= set(environment), (name, checked - set(environment))
+        assert environment.get("BANCHENG_DEMO") is None
 
 
 def test_each_process_is_its_own_broker_user_and_nobody_is_guest(services):
