@@ -1,4 +1,5 @@
-"""One case as people see it: intake's record, every service's timeline merged, its deadlines.
+"""One case as people see it: intake's record, every service's timeline merged, its deadlines,
+the earlier cases most like it (``similar_cases``, reporting's precedents).
 
 The JSON route ``GET /api/v1/cases/{case_no}`` and the case page both show this, so the merge
 lives here once. ``gateway`` is any object with the four RPC proxies (a gateway worker).
@@ -7,6 +8,8 @@ lives here once. ``gateway`` is any object with the four RPC proxies (a gateway 
 from datetime import datetime
 
 from services.common.errors import NotFound
+from services.gateway import site_mode
+from services.gateway.api.precedents import viewer_site
 
 TIMELINE_SOURCES = ("intake", "coordination", "accountability", "reporting")
 
@@ -31,12 +34,30 @@ def case_timeline(gateway, case_no: str) -> list[dict]:
     return merge_timelines([reply.result() for reply in pending])
 
 
+def similar_cases(gateway, case: dict, user: dict):
+    """Reporting's precedents like ``case`` (itself left out), asked at once: a reply to wait
+    for. Window staff see another site's precedent by its knowledge fields only."""
+    return gateway.reporting.similar_cases.call_async(
+        case.get("description"), case.get("matter"), viewer_site(user), case["case_no"]
+    )
+
+
 def case_detail(gateway, case_no: str, user: dict) -> dict:
     """The case (site rules checked by intake for ``user``), its deadlines and its timeline."""
     case = gateway.intake.get_case(case_no, user)
+    if site_mode.site_node(gateway.config):
+        return site_mode.last_synced_view(gateway, case)
     deadlines = gateway.coordination.case_deadlines.call_async(case_no)
+    loop = _bad_rating_call(gateway, case)
+    similar = similar_cases(gateway, case, user)
     timeline = case_timeline(gateway, case_no)
-    return {**case, "deadlines": deadlines.result(), "timeline": timeline}
+    return {
+        **case,
+        "deadlines": deadlines.result(),
+        "timeline": timeline,
+        "bad_rating": _bad_rating(loop),
+        "similar_cases": similar.result(),
+    }
 
 
 def case_page(gateway, case_no: str, user: dict) -> dict:
@@ -45,14 +66,42 @@ def case_page(gateway, case_no: str, user: dict) -> dict:
     The page offers each action by the flow's state and type; the four reads run at once.
     """
     case = gateway.intake.get_case(case_no, user)
+    if site_mode.site_node(gateway.config):
+        return {**site_mode.last_synced_view(gateway, case), "flow": None}
     deadlines = gateway.coordination.case_deadlines.call_async(case_no)
     flow = gateway.coordination.case_summary.call_async(case_no)
+    loop = _bad_rating_call(gateway, case)
+    similar = similar_cases(gateway, case, user)
     timeline = case_timeline(gateway, case_no)
     try:
         summary = flow.result()
     except NotFound:
         summary = None
-    return {**case, "deadlines": deadlines.result(), "timeline": timeline, "flow": summary}
+    return {
+        **case,
+        "deadlines": deadlines.result(),
+        "timeline": timeline,
+        "flow": summary,
+        "bad_rating": _bad_rating(loop),
+        "similar_cases": similar.result(),
+    }
+
+
+def _bad_rating_call(gateway, case: dict):
+    """Ask coordination for the 差评 loop of a case a bad rating opened (None: not one)."""
+    if case.get("channel") != "rating":
+        return None
+    return gateway.coordination.bad_rating.call_async(case["case_no"])
+
+
+def _bad_rating(pending) -> dict | None:
+    """The loop asked for by :func:`_bad_rating_call` (None: no loop, or not handed over)."""
+    if pending is None:
+        return None
+    try:
+        return pending.result()
+    except NotFound:
+        return None
 
 
 def nearest_deadline(deadlines: list[dict]) -> dict | None:

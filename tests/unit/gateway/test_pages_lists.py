@@ -189,7 +189,8 @@ def test_the_case_page_shows_the_forms_of_coordinations_summary():
     )
     no_timeline = {"case_timeline": lambda case_no: []}
     pages.accountability = FakeService("accountability", pages.calls, no_timeline)
-    pages.reporting = FakeService("reporting", pages.calls, no_timeline)
+    reporting = {**no_timeline, "similar_cases": lambda *args: []}
+    pages.reporting = FakeService("reporting", pages.calls, reporting)
     html = get(pages, "case_page", "/cases/XW-01", "XW-01").get_data(as_text=True)
     assert 'id="action-measure"' in html and 'id="action-reply"' in html
     assert 'id="action-resolve"' not in html and 'id="action-classify"' not in html
