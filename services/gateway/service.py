@@ -7,6 +7,7 @@ staff pages by area in ``pages/``; errors are mapped in one place, ``http.py``.
 
 from services.gateway import routing
 from services.gateway.api.accountability import AccountabilityRoutes
+from services.gateway.api.bad_ratings import BadRatingRoutes
 from services.gateway.api.coordination import CoordinationRoutes
 from services.gateway.api.front_door import FrontDoorRoutes
 from services.gateway.api.intake import (
@@ -15,6 +16,9 @@ from services.gateway.api.intake import (
     IntakeExtraRoutes,
     ReferenceRoutes,
 )
+from services.gateway.api.open311 import Open311Routes
+from services.gateway.api.precedents import PrecedentRoutes
+from services.gateway.api.refusals import RefusalRoutes
 from services.gateway.api.reporting import ReportingRoutes
 from services.gateway.pages.accountability import AccountabilityPages
 from services.gateway.pages.cases import CasePages
@@ -35,8 +39,12 @@ class GatewayService(
     FeedbackRoutes,
     IntakeExtraRoutes,
     CoordinationRoutes,
+    BadRatingRoutes,
     AccountabilityRoutes,
     ReportingRoutes,
+    PrecedentRoutes,
+    RefusalRoutes,
+    Open311Routes,
     HomePages,
     CasePages,
     QueuePages,

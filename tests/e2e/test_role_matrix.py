@@ -122,6 +122,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/cases/<string:case_no>/close"): case_write(ACTORS, 409),
     ("POST", "/api/v1/cases/<string:case_no>/archive"): case_write(ACTORS, 409),
     ("POST", "/api/v1/cases/<string:case_no>/reopen"): case_write(ACTORS, 422),
+    # the 差评 loop: the matrix's cases were registered at a window, so a served role gets 409
+    # (not a bad rating); an appeal is open to case workers, the service checks it is theirs
+    ("POST", "/api/v1/cases/<string:case_no>/bad-rating/verify"): case_write({"officer"}, 409),
+    ("POST", "/api/v1/cases/<string:case_no>/bad-rating/appeal"): case_write(CASE_WORKERS, 409),
+    ("POST", "/api/v1/cases/<string:case_no>/bad-rating/appeal-decision"): case_write(
+        {"supervisor"}, 409
+    ),
+    ("POST", "/api/v1/cases/<string:case_no>/bad-rating/rectify"): case_write({"officer"}, 409),
+    ("POST", "/api/v1/cases/<string:case_no>/bad-rating/answer"): case_write({"officer"}, 409),
+    ("POST", "/api/v1/cases/<string:case_no>/bad-rating/re-rating"): case_write({"officer"}, 409),
     ("POST", "/api/v1/joint-meetings"): Rule(roles=frozenset({"bureau"}), ok=422),
     # window staff (and HR, of no site) read the meetings of their site's cases only
     ("GET", "/api/v1/joint-meetings"): Rule(),
@@ -134,7 +144,11 @@ RULES: dict[tuple[str, str], Rule] = {
         "/api/v1/joint-meetings/<int:meeting_id>/assignments/<int:assignment_id>/delivered",
     ): Rule(roles=ACTORS, ok=404, bound="meeting"),
     ("GET", "/api/v1/refusals"): Rule(bound="query", other=200),  # always their own site's
+    # only the approval bureau reviews a `cannot` answer (an empty review: 422)
+    ("POST", "/api/v1/refusals/<string:case_no>/review"): case_write({"bureau"}, 422),
     ("GET", "/api/v1/practices"): Rule(),
+    # precedents while a case is registered: case workers (another site's case as knowledge only)
+    ("GET", "/api/v1/precedents"): Rule(roles=CASE_WORKERS),
     ("POST", "/api/v1/practices"): Rule(roles=ACTORS, ok=422),
     # -- accountability (unknown ids: the door let the role through) ------------------------
     ("GET", "/api/v1/investigations"): Rule(roles=frozenset({"supervisor"})),
@@ -161,6 +175,15 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/reports/monthly.xlsx"): Rule(bound="query"),
     ("GET", "/api/v1/reports/ledger.csv"): Rule(bound="query"),
     ("GET", "/api/v1/reports/ledger.xlsx"): Rule(bound="query"),
+    ("GET", "/api/v1/refusals/report"): Rule(bound="query"),
+    ("GET", "/api/v1/refusals/report.csv"): Rule(bound="query"),
+    ("GET", "/api/v1/refusals/report.xlsx"): Rule(bound="query"),
+    # -- Open311 GeoReport v2: reading is public; a POST is the key's (none here: 403) --------
+    ("GET", "/open311/v2/services.<any(json,xml):fmt>"): PUBLIC,
+    ("GET", "/open311/v2/services/<string:service_code>.<any(json,xml):fmt>"): PUBLIC,
+    ("GET", "/open311/v2/requests.<any(json,xml):fmt>"): PUBLIC,
+    ("GET", "/open311/v2/requests/<string:service_request_id>.<any(json,xml):fmt>"): PUBLIC,
+    ("POST", "/open311/v2/requests.<any(json,xml):fmt>"): Rule(public=True, ok=403),
     # -- pages (GET) --------------------------------------------------------------------------
     ("GET", "/"): Rule(),
     ("GET", "/login"): PUBLIC,
@@ -186,6 +209,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/practices"): Rule(),
     ("POST", "/practices"): FORM,
     ("GET", "/refusals"): Rule(),
+    ("POST", "/refusals/<string:case_no>/review"): FORM,
+    ("GET", "/refusals/report"): Rule(roles=EVERYONE - {"hr"}),  # HR: no site, no report
     ("GET", "/reports"): Rule(),
     ("GET", "/reports/monthly"): Rule(roles=EVERYONE - {"hr"}),  # HR: no site, no report
     ("GET", "/investigations"): Rule(roles=frozenset({"supervisor"})),
@@ -204,6 +229,7 @@ RULES: dict[tuple[str, str], Rule] = {
 # a query a route needs to answer at all (the month, a ledger's days)
 QUERIES = {
     "monthly": {"month": "2026-12"},
+    "refusals/report": {"month": "2026-12"},
     "ledger": {"from": "2026-12-01", "to": "2026-12-02"},
     "scores": {"year": "2026"},
 }
@@ -274,7 +300,20 @@ def world(system):
         helper = {"staff_id": HELPERS[site]}
         added = post(f"/cases/{case_no}/helpers", login(user), helper)
         assert added.status_code in (200, 201), added.text
+    filed = requests.post(
+        f"{BASE}/open311/v2/requests.json",
+        data={
+            "api_key": "demo-open311-key",
+            "jurisdiction_id": "HALL",
+            "service_code": "M001",
+            "description": "角色矩阵的 Open311 请求",
+            "address_string": "玄武区",
+        },
+        timeout=10,
+    )
+    assert filed.status_code == 201, filed.text
     return {
+        "open311": filed.json()[0]["service_request_id"],
         "case": cases,
         "meeting": meetings,
         "staff": {"HALL": "S0001", "XJK": "S0002"},
@@ -291,6 +330,8 @@ def request_for(world, method, url, user, target, rule):
         value = world[bound][site]
         path = re.sub(rf"<(string|int):{bound}(_no|_id)?>", value, path)
     path = path.replace("<string:action>", "close")
+    path = path.replace("<any(json,xml):fmt>", "json").replace("<string:service_code>", "M001")
+    path = path.replace("<string:service_request_id>", world["open311"])
     path = re.sub(r"<int:[a-z_]+>", "999999999", path)  # an id that does not exist
     query = next((q for key, q in QUERIES.items() if key in url), {})
     if rule.bound == "query":
@@ -306,7 +347,7 @@ def test_role_matrix(world, method, url, user, target):
     rule = RULES[(method, url)]
     path, query, body = request_for(world, method, url, user, target, rule)
     token = world["tokens"][user]
-    if url.startswith("/api/"):
+    if url.startswith(("/api/", "/open311/")):
         response = requests.request(
             method,
             BASE + path,

@@ -258,10 +258,28 @@ BASE_DOCUMENT = {
 
 def document() -> dict:
     """The whole document: the base paths plus every route group's ``OPENAPI_PATHS``."""
-    from services.gateway.api import accountability, coordination, front_door, intake, reporting
+    from services.gateway.api import (
+        accountability,
+        bad_ratings,
+        coordination,
+        front_door,
+        intake,
+        precedents,
+        refusals,
+        reporting,
+    )
 
     paths = dict(BASE_DOCUMENT["paths"])
-    for module in (front_door, intake, coordination, accountability, reporting):
+    for module in (
+        front_door,
+        intake,
+        coordination,
+        bad_ratings,
+        accountability,
+        reporting,
+        precedents,
+        refusals,
+    ):
         paths.update(getattr(module, "OPENAPI_PATHS", {}))
     paths = {
         path: {method: _with_common_errors(operation) for method, operation in operations.items()}
