@@ -31,6 +31,9 @@ PURE_MODULES = sorted(
         *SERVICES.glob("*/handlers.py"),
         SERVICES / "coordination" / "handover.py",
         SERVICES / "coordination" / "bad_ratings.py",  # the 差评 loop's rules and use cases
+        SERVICES / "coordination" / "refusal_review.py",  # 否定答复: the review and the report
+        SERVICES / "gateway" / "trend_chart.py",  # the monthly page's chart geometry
+        SERVICES / "gateway" / "report_page.py",
         SERVICES / "intake" / "channels.py",
     ]
 )
