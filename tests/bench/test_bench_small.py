@@ -64,3 +64,14 @@ def test_rating_benchmark_keeps_every_rating_and_opens_cases_for_bad_ones():
     sent = (rating_ingestion.SMALL["batches"] - 1) * rating_ingestion.SMALL["batch_size"]
     assert row["notes"]["ratings"] == sent
     assert 0 < row["notes"]["bad_ratings_opened_cases"] < sent
+
+
+def test_precedents_benchmark_finds_the_same_precedents_with_and_without_the_index():
+    from bench import precedents
+
+    rows = small_run("precedents")  # run() asserts both found as many, and some
+    assert [row["metric"].split(": ")[1] for row in rows] == ["p50 (ms)", "p99 (ms)"]
+    notes = rows[0]["notes"]
+    assert notes["rows"] == precedents.SMALL["rows"]
+    assert notes["queries"] == len(precedents.QUERIES) * precedents.SMALL["rounds"]
+    assert all(row["value"] > 0 and row["baseline"] > 0 for row in rows)
