@@ -21,6 +21,7 @@ from tools.private_infra import free_port_block
 
 LEVELS = ((10, 50),)
 SMALL = {"levels": ((2, 3),)}
+START_ATTEMPTS = 3
 KEPT = ("registrations/s", "p50 ms", "p99 ms", "CPU ms/registration")
 
 
@@ -52,9 +53,17 @@ def _on_private_broker(levels, nodes: int) -> tuple[dict[str, harness.Row], dict
     """The registration benchmark with every process on a private broker of ``nodes`` nodes
     (:func:`tools.cluster.start_cluster`; one node is the same node, alone): its rows by
     metric, and the broker's queues with their types."""
-    base = Path(tempfile.mkdtemp(prefix=f"bench-cluster{nodes}-"))
-    ports = free_port_block(district.ports_needed(nodes), harness.BENCH_PORTS)
-    broker = district.start_cluster(base, ports, f"bancheng-bench-{ports[0]}", count=nodes)
+    for attempt in range(START_ATTEMPTS):
+        base = Path(tempfile.mkdtemp(prefix=f"bench-cluster{nodes}-"))
+        ports = free_port_block(district.ports_needed(nodes), harness.BENCH_PORTS)
+        try:
+            broker = district.start_cluster(base, ports, f"bancheng-bench-{ports[0]}", nodes)
+            break
+        except RuntimeError:
+            # a port of the block was taken meanwhile (other runs share the range): new ones
+            shutil.rmtree(base, ignore_errors=True)
+            if attempt == START_ATTEMPTS - 1:
+                raise
     try:
         harness.BROKER_ENVIRONMENT.update(
             {
