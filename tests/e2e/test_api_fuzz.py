@@ -178,7 +178,8 @@ def actors(tokens) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def case_in_state(tokens) -> dict[str, str]:
-    """A real case number per state a case's routes act on: registered, `cannot`, `hard`."""
+    """A real case number per state a case's routes act on: registered, `cannot`, `hard`, and
+    one a bad rating opened."""
     numbers = {}
     for state in ("registered", "cannot", "hard"):
         answer = requests.post(
@@ -194,6 +195,11 @@ def case_in_state(tokens) -> dict[str, str]:
                 timeout=15,
             )
             assert classified.status_code == 200, classified.text
+    # a case a bad rating opened, for the 差评 loop's routes (any other case is 409 there)
+    rating = {"channel": "rating", "site": "HALL", "window": "W02", "matter": "M001", "level": 2}
+    answer = requests.post(f"{API}/feedback", json=rating, headers=tokens["officer"], timeout=15)
+    assert answer.status_code == 201, answer.text
+    numbers["bad_rating"] = answer.json()["case_no"]
     return numbers
 
 
@@ -202,6 +208,8 @@ def state_for(path: str) -> str:
     action = path.partition("{case_no}/")[2].split("/")[0]
     if action in ("explain", "resolve", "reply", "close", "archive", "reopen"):
         return "cannot"
+    if action == "bad-rating":
+        return "bad_rating"
     return "hard" if action in ("measures", "deadlines") else "registered"
 
 
