@@ -17,7 +17,6 @@ import statistics
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -81,10 +80,11 @@ class Sandbox:
 
     def __init__(self, label: str):
         self.config = load_config()
-        self.name = f"bancheng_bench_{label}_{uuid.uuid4().hex[:6]}"
+        self.name = sandbox.sandbox_name(f"bench_{label}")
 
     def __enter__(self):
         base = self.config
+        sandbox.sweep_stale(base["DATABASE_URL"], base["RABBIT_MANAGEMENT_URL"])
         self.database_url = sandbox.create_database(base["DATABASE_URL"], self.name)
         self.own_vhost = not BROKER_ENVIRONMENT.get("AMQP_URI")
         if not self.own_vhost:  # bench.cluster's private broker, nobody else's

@@ -21,7 +21,6 @@ import eventlet  # noqa: E402
 eventlet.monkey_patch()
 
 import socket  # noqa: E402
-import uuid  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -33,7 +32,7 @@ pytest_plugins = ["tests.system"]
 
 BASE_CONFIG = load_config()
 SEED_DIR = REPO_ROOT / "deploy" / "seed" / "xuanwu"
-RUN_ID = f"bancheng_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+RUN_ID = sandbox.sandbox_name("test")
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +40,7 @@ def database_url():
     """A fresh database, migrated and seeded with the reference district."""
     from services.intake.seed import load_seed
 
+    sandbox.sweep_stale(BASE_CONFIG["DATABASE_URL"], BASE_CONFIG["RABBIT_MANAGEMENT_URL"])
     url = sandbox.create_database(BASE_CONFIG["DATABASE_URL"], RUN_ID)
     load_seed(url, SEED_DIR)
     yield url

@@ -1,7 +1,6 @@
 """Shared helpers for integration tests: running services in-process and waiting."""
 
 import time
-import uuid
 from contextlib import contextmanager
 
 from nameko.containers import ServiceContainer
@@ -39,7 +38,7 @@ def private_vhost(config: dict, label: str = "private"):
     from tests.conftest import BASE_CONFIG
     from tools import sandbox
 
-    name = f"bancheng_{label}_{uuid.uuid4().hex[:8]}"
+    name = sandbox.sandbox_name(label)
     management = BASE_CONFIG["RABBIT_MANAGEMENT_URL"]
     uri = sandbox.create_vhost(BASE_CONFIG["AMQP_URI"], management, name)
     try:
