@@ -60,10 +60,14 @@ def test_deadline_benchmark_breaches_each_overdue_deadline_once():
 def test_rating_benchmark_keeps_every_rating_and_opens_cases_for_bad_ones():
     from bench import rating_ingestion
 
-    (row,) = small_run("rating_ingestion")  # run() asserts all were accepted
+    row, cpu = small_run("rating_ingestion")  # run() asserts all were accepted
     sent = (rating_ingestion.SMALL["batches"] - 1) * rating_ingestion.SMALL["batch_size"]
     assert row["notes"]["ratings"] == sent
     assert 0 < row["notes"]["bad_ratings_opened_cases"] < sent
+    # the services' CPU while posting, per 1,000 ratings, from the same run's processes
+    assert cpu["metric"].endswith("CPU ms per 1,000 ratings (services)")
+    spent = sum(row["notes"]["cpu_seconds_while_posting"].values())
+    assert spent > 0 and cpu["value"] == pytest.approx(1000 * 1000 * spent / sent)
 
 
 def test_precedents_benchmark_finds_the_same_precedents_with_and_without_the_index():
