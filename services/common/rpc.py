@@ -120,7 +120,7 @@ class QuorumRpcConsumer(RpcConsumer):
         connection lost, or the reply refused (its caller's reply queue was on a cluster node
         that stopped) — is logged and dropped instead of killing the service: nameko calls this
         directly, outside the entrypoint's guard, for a request refused before a worker ran
-        (a replayed assertion: a request redelivered after its node stopped). The request is
+        (its caller unverified, or a replayed assertion). The request is
         acknowledged if its channel still can; its caller has a deadline."""
         try:
             return super().handle_result(message, result, exc_info)
@@ -180,7 +180,7 @@ class Rpc(Rpc):
             self._refuse("actor_mismatch", target, f"caller {caller.get('svc')!r}")
             raise Forbidden("操作人与调用方身份不符，请求被拒绝")
         try:
-            SEEN_ASSERTIONS.admit(caller)
+            SEEN_ASSERTIONS.admit(caller, redelivered=_redelivered(message))
         except signing.ReplayedAssertion as replay:
             self._refuse("replayed", target, f"caller {caller.get('svc')!r}: {replay}")
             raise Forbidden("重复的请求（调用方身份凭证已用过），已拒绝") from None
@@ -211,6 +211,11 @@ class Rpc(Rpc):
 
 
 rpc = Rpc.decorator
+
+
+def _redelivered(message) -> bool:
+    """Whether the broker hands this request out again (set by the broker, never by a client)."""
+    return bool((getattr(message, "delivery_info", None) or {}).get("redelivered"))
 
 
 def _actor_parameter(service_cls, method_name: str) -> tuple[int, str] | None:

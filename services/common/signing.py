@@ -196,12 +196,20 @@ class ReplayGuard:
     def __len__(self) -> int:
         return len(self._expiry)
 
-    def admit(self, payload: dict, now: float | None = None) -> None:
-        """Remember a verified assertion's id; :class:`ReplayedAssertion` if it was seen."""
+    def admit(self, payload: dict, now: float | None = None, redelivered: bool = False) -> None:
+        """Remember a verified assertion's id; :class:`ReplayedAssertion` if it was seen.
+
+        ``redelivered`` is the broker's own flag: the same message handed out again because its
+        first delivery was never acknowledged (a connection or a node lost). Only the broker sets
+        it — a client that publishes a copy cannot — so a redelivery of a request this process
+        already admitted is the request itself, not a replay; it runs again like any
+        at-least-once delivery (the use cases are idempotent)."""
         now = time.time() if now is None else now
         self._forget_expired(now)
         assertion_id, expires = payload["id"], float(payload["exp"])
         if assertion_id in self._expiry:
+            if redelivered:
+                return
             raise ReplayedAssertion(f"caller assertion {assertion_id[:8]}… was used before")
         if len(self._expiry) >= self.capacity:
             raise ReplayedAssertion(f"{self.capacity} unexpired assertion ids held: refused")

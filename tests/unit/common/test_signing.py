@@ -123,6 +123,19 @@ def test_the_guard_admits_an_assertion_once():
     assert len(guard) == 2
 
 
+def test_the_broker_redelivering_an_admitted_request_is_no_replay():
+    """A request whose first delivery was never acknowledged (the connection or its node lost)
+    comes again with the broker's redelivered flag: it runs again; a copy published by a client
+    (no flag) is still refused, before and after the redelivery."""
+    guard = signing.ReplayGuard()
+    payload = verified(assertion())
+    guard.admit(payload, now=1001.0)
+    guard.admit(payload, now=1002.0, redelivered=True)
+    with pytest.raises(signing.ReplayedAssertion):
+        guard.admit(payload, now=1003.0)
+    assert len(guard) == 1
+
+
 def test_the_guard_forgets_ids_once_their_assertions_expired():
     guard = signing.ReplayGuard()
     for _ in range(50):
