@@ -296,7 +296,7 @@ def apply_to_case(case: dict, event: dict) -> dict:
             working_days_taken=data.get("working_days_taken"),
         )
         for deadline in case["deadlines"].values():
-            if ended_by_reply(deadline.get("kind")):
+            if deadline.get("kind") == "reply":
                 deadline["closed"] = True
     elif kind == "case_resolved":
         case.update(resolved_at=parse_time(data.get("at")), outcome=data.get("outcome"))
@@ -333,17 +333,11 @@ def apply_to_case(case: dict, event: dict) -> dict:
             if kind == "deadline_resumed" and case["bad_rating"] and data.get("due_at"):
                 case["bad_rating"] = {**case["bad_rating"], "due_at": data["due_at"]}
         elif case["resolved_at"] is not None or (
-            ended_by_reply(deadline.get("kind")) and case["replied_at"] is not None
+            deadline.get("kind") == "reply" and case["replied_at"] is not None
         ):
             deadline["closed"] = True
         case["deadlines"][str(data["deadline_id"])] = deadline
     return case
-
-
-def ended_by_reply(kind: str | None) -> bool:
-    """Whether a deadline of this kind ends with the reply to the applicant: coordination names
-    kinds ``<type>_<stage>`` (``pending_reply``, ``cannot_reply``; DESIGN §5 policies)."""
-    return kind is not None and (kind == "reply" or kind.endswith("_reply"))
 
 
 def apply_to_bad_rating(loop: dict | None, kind: str, data: dict) -> dict:

@@ -194,19 +194,3 @@ def test_ledger_cells_mask_and_describe_deadlines():
     assert list(itertools.islice(exports.ledger_csv([]), 1))[0].startswith(
         "\ufeff事项编号".encode()
     )
-
-
-def test_the_reply_ends_a_reply_deadline_named_as_coordination_names_it():
-    """coordination's kinds are <type>_<stage>: a replied case's pending_reply deadline is no
-    longer due or overdue, while a resolution deadline of the same case still is."""
-
-    def deadline(deadline_id, kind):
-        return event("deadline_set", case_no="C1", deadline_id=deadline_id, kind=kind, due_at="2026-03-05T18:00:00+08:00", working_days=3, provisional=False, department="SPJ", site="HALL")  # fmt: skip
-
-    reply, resolution = deadline("7", "pending_reply"), deadline("8", "hard_resolution")
-    replied_first = fold([REGISTERED, CLASSIFIED, reply, resolution, REPLIED])[0]
-    replied_last = fold([REGISTERED, CLASSIFIED, REPLIED, reply, resolution])[0]
-    for case in (replied_first, replied_last):
-        assert case["deadlines"]["7"]["closed"] is True
-        assert case["deadlines"]["8"]["closed"] is False
-    assert domain.ended_by_reply("cannot_reply") and not domain.ended_by_reply("hard_resolution")
