@@ -33,7 +33,7 @@ from prometheus_client import Counter, Gauge
 
 from services.common import signing
 from services.common.config import service_setting
-from services.common.postgres import PostgresPool
+from services.common.postgres import Database, PostgresPool, defer, read_alone
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +73,11 @@ def outbox_row(event: dict) -> tuple:
 
 def add_event(cursor, schema: str, event: dict) -> None:
     """Store ``event`` in ``schema``'s outbox inside the caller's transaction."""
-    cursor.execute(
-        f"INSERT INTO {schema}.outbox ({OUTBOX_COLUMNS}) VALUES (%s, %s, %s)", outbox_row(event)
+    # read only by the relay, after the commit: sent with the COMMIT
+    defer(
+        cursor,
+        f"INSERT INTO {schema}.outbox ({OUTBOX_COLUMNS}) VALUES (%s, %s, %s)",
+        outbox_row(event),
     )
     # The Database wrapper wakes the relay once this transaction commits.
     cursor.wrote_events = True
@@ -291,28 +294,28 @@ def publish_pending(pool, schema: str, publisher, service_name: str, signing_key
     Returns how many rows it published.
     """
     signing_key = signing_key or signing.demo_event_key(service_name)
-    with pool.connection() as conn:
-        with conn.transaction():
-            rows = conn.execute(
-                f"SELECT position, event_type, payload FROM {schema}.outbox "
-                "WHERE published_at IS NULL ORDER BY position "
-                f"LIMIT {BATCH_SIZE} FOR UPDATE SKIP LOCKED"
-            ).fetchall()
-            if not rows:
-                return 0
-            publisher.publish_all(
-                (
-                    row["payload"],
-                    row["event_type"],
-                    row["payload"]["id"],
-                    signature_headers(signing_key, row["payload"]),
-                )
-                for row in rows
+    # two round trips: the SELECT with its BEGIN, the UPDATE with its COMMIT
+    with Database(pool).transaction() as cursor:
+        rows = cursor.execute(
+            f"SELECT position, event_type, payload FROM {schema}.outbox "
+            "WHERE published_at IS NULL ORDER BY position "
+            f"LIMIT {BATCH_SIZE} FOR UPDATE SKIP LOCKED"
+        ).fetchall()
+        if not rows:
+            return 0
+        publisher.publish_all(
+            (
+                row["payload"],
+                row["event_type"],
+                row["payload"]["id"],
+                signature_headers(signing_key, row["payload"]),
             )
-            conn.execute(
-                f"UPDATE {schema}.outbox SET published_at = now() WHERE position = ANY(%s)",
-                ([row["position"] for row in rows],),
-            )
+            for row in rows
+        )
+        cursor.defer(
+            f"UPDATE {schema}.outbox SET published_at = now() WHERE position = ANY(%s)",
+            ([row["position"] for row in rows],),
+        )
     for row in rows:
         OUTBOX_PUBLISHED.labels(service_name, row["event_type"]).inc()
     return len(rows)
@@ -320,7 +323,6 @@ def publish_pending(pool, schema: str, publisher, service_name: str, signing_key
 
 def outbox_backlog(pool, schema: str) -> int:
     """Events written but not yet confirmed (a partial index keeps this cheap)."""
-    with pool.connection() as conn:
-        return conn.execute(
-            f"SELECT count(*) AS n FROM {schema}.outbox WHERE published_at IS NULL"
-        ).fetchone()["n"]
+    return read_alone(
+        pool, f"SELECT count(*) AS n FROM {schema}.outbox WHERE published_at IS NULL"
+    )[0]["n"]

@@ -12,6 +12,7 @@ import psycopg
 import psycopg.waiting
 from nameko.extensions import DependencyProvider, SharedExtension
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -35,9 +36,96 @@ use_green_wait()
 
 
 class TrackedCursor(psycopg.Cursor):
-    """A cursor that remembers whether its transaction wrote events to the outbox."""
+    """A cursor that remembers whether its transaction wrote events to the outbox.
+
+    Inside :meth:`Database.transaction` it also saves round trips, the main cost of a service
+    here (each is a send, a poll and a receive): the transaction's first statement travels in
+    one simple-protocol message with its ``BEGIN``, and writes whose result nobody reads
+    (:meth:`defer`) travel with the ``COMMIT``. Outside it, it is a plain cursor.
+    """
 
     wrote_events = False
+    _begin_pending = False
+    _deferred: list[str] | None = None
+    _binder: psycopg.ClientCursor | None = None
+
+    def _open_transaction(self) -> None:
+        """Called by :meth:`Database.transaction` on an autocommit connection: BEGIN goes
+        with the first statement."""
+        self._begin_pending = True
+        self._deferred = []
+        self._binder = psycopg.ClientCursor(self.connection)
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        if not self._begin_pending or binary:
+            return super().execute(query, params, prepare=prepare, binary=binary)
+        self._begin_pending = False
+        # the statement bound here, so both go as one simple-protocol message
+        super().execute("BEGIN; " + self._binder.mogrify(query, params), prepare=False)
+        self.nextset()  # the statement's result, not BEGIN's
+        return self
+
+    def executemany(self, query, params_seq, *, returning=False):
+        self._begin_now()
+        return super().executemany(query, params_seq, returning=returning)
+
+    def copy(self, statement, params=None, *, writer=None):
+        self._begin_now()
+        return super().copy(statement, params, writer=writer)
+
+    def defer(self, query, params=None) -> None:
+        """Run ``query`` at COMMIT, in the same round trip: for a write whose result nobody
+        reads and that nothing later in the transaction reads or depends on (deferred
+        statements run in order, after every statement executed normally)."""
+        if self._deferred is None:  # not in Database.transaction: run it now
+            self.execute(query, params)
+            return
+        self._deferred.append(self._binder.mogrify(query, params))
+
+    def flush_deferred(self) -> None:
+        """Run the deferred statements now (before reading what they write)."""
+        if self._deferred:
+            statements, self._deferred = self._deferred, []
+            self._run_text("; ".join(statements))
+
+    def _begin_now(self) -> None:
+        if self._begin_pending:
+            self._begin_pending = False
+            self._run_text("BEGIN")
+
+    def _commit(self) -> None:
+        if self._begin_pending:  # nothing was executed: nothing to commit
+            self._begin_pending = False
+            return
+        statements, self._deferred = [*(self._deferred or ()), "COMMIT"], None
+        self._run_text("; ".join(statements))
+
+    def _rollback(self) -> None:
+        self._deferred = None
+        if self._begin_pending:
+            self._begin_pending = False
+            return
+        if not self.connection.broken:
+            self.connection.execute("ROLLBACK")
+
+    def _run_text(self, text: str) -> None:
+        # a raw text with no parameters: sent with the simple protocol, never prepared
+        psycopg.Cursor.execute(self, text, prepare=False)
+
+
+def defer(cursor, query, params=None) -> None:
+    """``cursor.defer(query, params)`` where the cursor can (a transaction of
+    :class:`Database`), else execute it now (a plain psycopg cursor)."""
+    if isinstance(cursor, TrackedCursor):
+        cursor.defer(query, params)
+    else:
+        cursor.execute(query, params)
+
+
+def flush_deferred(cursor) -> None:
+    """Run ``cursor``'s deferred writes now, before a read of the tables they write."""
+    if isinstance(cursor, TrackedCursor):
+        cursor.flush_deferred()
 
 
 def open_pool(
@@ -94,6 +182,17 @@ def set_login_passwords(owner_url: str, config: dict) -> list[str]:
     return [database_role(service) for service in SERVICE_DATABASES]
 
 
+def read_alone(pool: ConnectionPool, query, params=None) -> list[dict]:
+    """The rows of one read-only statement, in one round trip (no BEGIN, no COMMIT)."""
+    with pool.connection() as conn:
+        conn.autocommit = True
+        try:
+            return conn.execute(query, params).fetchall()
+        finally:
+            if not conn.broken:
+                conn.autocommit = False
+
+
 class PostgresPool(SharedExtension):
     """The process-wide pool, shared by every dependency of a container. A service logs in as
     its own role (:func:`services.common.config.service_database_url`), never as the owner."""
@@ -137,9 +236,20 @@ class Database:
         When the transaction wrote to the outbox, the relay is woken after the commit.
         """
         with self.pool.connection() as conn:
-            with conn.transaction():
+            # BEGIN and COMMIT are sent by the cursor, each with other statements
+            conn.autocommit = True
+            try:
                 cursor = conn.cursor()
-                yield cursor
+                cursor._open_transaction()
+                try:
+                    yield cursor
+                    cursor._commit()
+                except BaseException:
+                    cursor._rollback()
+                    raise
+            finally:
+                if not conn.broken and conn.info.transaction_status == TransactionStatus.IDLE:
+                    conn.autocommit = False
             if cursor.wrote_events and self._on_commit_with_events:
                 self._on_commit_with_events()
 
@@ -159,8 +269,7 @@ class Database:
             yield cursor if cursor.rowcount == 1 else None
 
     def ping(self) -> bool:
-        with self.pool.connection() as conn:
-            return conn.execute("SELECT 1 AS ok").fetchone()["ok"] == 1
+        return read_alone(self.pool, "SELECT 1 AS ok")[0]["ok"] == 1
 
 
 class DatabaseProvider(DependencyProvider):

@@ -2,11 +2,15 @@
 
 from psycopg.types.json import Jsonb
 
+from services.common.postgres import defer, flush_deferred
+
 
 def add_entry(
     cur, schema: str, case_no: str, actor: str | None, kind: str, text: str, data=None
 ) -> None:
-    cur.execute(
+    # nothing reads it back in the same transaction but entries(), which flushes first
+    defer(
+        cur,
         f"INSERT INTO {schema}.timeline (case_no, actor, kind, text, data) VALUES (%s, %s, %s, %s, %s)",
         (case_no, actor, kind, text, Jsonb(data or {})),
     )
@@ -22,6 +26,7 @@ def add_entries(cur, schema: str, entries) -> None:
 
 
 def entries(cur, schema: str, case_no: str) -> list[dict]:
+    flush_deferred(cur)
     cur.execute(
         f"SELECT at, actor, kind, text, data FROM {schema}.timeline WHERE case_no = %s ORDER BY at, id",
         (case_no,),

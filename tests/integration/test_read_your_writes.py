@@ -300,7 +300,7 @@ def blocked_registration_inserts(world) -> int:
     [(n,)] = query(
         world,
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO coordination.handled_events%%'",
+        "AND wait_event_type = 'Lock' AND query LIKE '%%INSERT INTO coordination.handled_events%%'",
     )
     return n
 
