@@ -1,9 +1,10 @@
 """RPC that neither hangs nor kills: a deadline for callers, a safe reply for servers.
 
 Calling: :class:`ServiceRpc` is nameko's ``RpcProxy`` whose calls end within a deadline
-(``RPC_TIMEOUT_SECONDS``). When the broker cannot take the request, no instance of the
-service is there, or no reply comes in time, the call raises :class:`ServiceUnavailable`
-(the front door's 503). Requests are transient and expire with their deadline, so one that
+(``RPC_TIMEOUT_SECONDS``). When the broker cannot take the request, or no reply comes in
+time (no instance of the service is there, say), the call raises :class:`ServiceUnavailable`
+(the front door's 503). Requests and replies are published without publisher confirms
+(a round trip to the broker each): a lost one ends at the deadline. Requests are transient and expire with their deadline, so one that
 nobody answered in time is not executed later — after a broker restart, say — behind the
 back of a caller who was already told to retry.
 
@@ -39,10 +40,25 @@ import kombu.exceptions
 import psycopg
 import psycopg_pool
 from kombu import Queue
-from nameko.amqp.publish import UndeliverableMessage
-from nameko.constants import NON_PERSISTENT
+from nameko.amqp.publish import Publisher, UndeliverableMessage
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    AMQP_URI_CONFIG_KEY,
+    DEFAULT_SERIALIZER,
+    LOGIN_METHOD_CONFIG_KEY,
+    NON_PERSISTENT,
+    SERIALIZER_CONFIG_KEY,
+)
 from nameko.exceptions import UnknownService, deserialize_to_instance
-from nameko.rpc import MethodProxy, Rpc, RpcConsumer, RpcProxy, ServiceProxy
+from nameko.rpc import (
+    MethodProxy,
+    Responder,
+    Rpc,
+    RpcConsumer,
+    RpcProxy,
+    ServiceProxy,
+    get_rpc_exchange,
+)
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 from prometheus_client import Counter
 
@@ -123,7 +139,7 @@ class QuorumRpcConsumer(RpcConsumer):
         (its caller unverified, or a replayed assertion). The request is
         acknowledged if its channel still can; its caller has a deadline."""
         try:
-            return super().handle_result(message, result, exc_info)
+            return self._reply(message, result, exc_info)
         except BROKER_ERRORS as error:
             RPC_REPLIES_LOST.labels(self.container.service_name).inc()
             log.warning("reply of %s lost: %s", self.container.service_name, error)
@@ -132,6 +148,38 @@ class QuorumRpcConsumer(RpcConsumer):
             except Exception as gone:  # the channel died with the connection: redelivered
                 log.debug("request not acknowledged: %s", gone)
             return result, exc_info
+
+    def _reply(self, message, result, exc_info):
+        """nameko's ``RpcConsumer.handle_result``, replying without a publisher confirm."""
+        config = self.container.config
+        responder = _UnconfirmedResponder(
+            config[AMQP_URI_CONFIG_KEY],
+            get_rpc_exchange(config),
+            config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER),
+            message,
+            ssl=config.get(AMQP_SSL_CONFIG_KEY),
+            login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+        )
+        result, exc_info = responder.send_response(result, exc_info)
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+
+class _UnconfirmedPublisher(Publisher):
+    """Requests and replies go without publisher confirms: a confirm is a round trip to the
+    broker per call (about a third of the front door's CPU), and a request or reply the
+    broker loses ends as its caller's deadline, exactly like a reply lost with a connection."""
+
+    use_confirms = False
+
+    def publish(self, payload, **kwargs):
+        # without a confirm an unroutable request cannot be told apart (nameko would warn)
+        kwargs["mandatory"] = False
+        return super().publish(payload, **kwargs)
+
+
+class _UnconfirmedResponder(Responder):
+    publisher_cls = _UnconfirmedPublisher
 
 
 class Rpc(Rpc):
@@ -307,7 +355,10 @@ class _CallSigner:
 
 
 class _SignedMethod(MethodProxy):
-    """A method proxy whose requests are sealed and asserted, and whose results are opened."""
+    """A method proxy whose requests are sealed and asserted, and whose results are opened,
+    published without a confirm (:class:`_UnconfirmedPublisher`)."""
+
+    publisher_cls = _UnconfirmedPublisher
 
     signer: _CallSigner
 
