@@ -86,18 +86,24 @@ class TrackedCursor(psycopg.Cursor):
         """Run the deferred statements now (before reading what they write)."""
         if self._deferred:
             statements, self._deferred = self._deferred, []
-            self._run_text("; ".join(statements))
+            self._run_in_transaction(statements)
 
     def _begin_now(self) -> None:
         if self._begin_pending:
-            self._begin_pending = False
-            self._run_text("BEGIN")
+            self._run_in_transaction([])
 
     def _commit(self) -> None:
-        if self._begin_pending:  # nothing was executed: nothing to commit
+        statements, self._deferred = self._deferred or [], None
+        if self._begin_pending and not statements:  # nothing was run: nothing to commit
             self._begin_pending = False
             return
-        statements, self._deferred = [*(self._deferred or ()), "COMMIT"], None
+        self._run_in_transaction([*statements, "COMMIT"])
+
+    def _run_in_transaction(self, statements: list[str]) -> None:
+        """Send ``statements`` as one text, opening the transaction first if nothing did."""
+        if self._begin_pending:
+            self._begin_pending = False
+            statements = ["BEGIN", *statements]
         self._run_text("; ".join(statements))
 
     def _rollback(self) -> None:

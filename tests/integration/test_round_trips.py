@@ -127,3 +127,12 @@ def test_defer_outside_a_database_transaction_runs_at_once(db, table):
         defer(cursor, f"INSERT INTO {table} (id) VALUES (%s)", (7,))
         assert cursor.rowcount == 1
     assert ids(db, table) == [7]
+
+
+def test_a_transaction_of_deferred_writes_only_commits_them(db, table, monkeypatch):
+    with counted_waits(monkeypatch) as waits:
+        with Database(db).transaction() as cursor:
+            cursor.defer(f"INSERT INTO {table} (id) VALUES (%s)", (1,))
+            cursor.defer(f"INSERT INTO {table} (id) VALUES (%s)", (2,))
+    assert len(waits) == 1  # BEGIN, both and COMMIT in one text
+    assert ids(db, table) == [1, 2]
