@@ -13,14 +13,16 @@ TIMELINE_NOTES = {"case_registered": ("counted", "已计入月度统计（report
 
 def project_event(uow, event: dict) -> bool:
     """Log ``event`` and apply it to the read models, once: False for a redelivery or an event
-    already in the log (the log is what the replay rebuilds from)."""
-    with uow.handling_once(event) as work:
-        if work is None or not work.store.log_event(event):
+    already in the log (the log is what the replay rebuilds from). The event's id is recorded
+    among the handled ones and the event logged by one statement (what ``uow.handling_once``
+    and a separate insert into the log would do in two)."""
+    with uow.begin():
+        if not uow.store.log_event_once(event):
             return False
-        project(work.store, event)
+        project(uow.store, event)
         if event["type"] in TIMELINE_NOTES:
             kind, text = TIMELINE_NOTES[event["type"]]
-            work.note(event["data"]["case_no"], None, kind, text)
+            uow.note(event["data"]["case_no"], None, kind, text)
         return True
 
 

@@ -1,8 +1,9 @@
 """One way from an event to the read models, used alike by the consumers and by the replay.
 
-The rows an event touches are locked in a fixed order (cases by number, then the meeting, then
-the case's precedent, then counters and gauges by key), so concurrent consumers never deadlock; the counters and gauges move
-by the difference between what the touched rows contributed before and after the event.
+The rows an event touches are locked in a fixed order (cases by number, then the case's
+precedent, both in one round trip, then the meeting, then counters and gauges by key), so
+concurrent consumers never deadlock; the counters and gauges move by the difference between what
+the touched rows contributed before and after the event.
 """
 
 from collections import Counter
@@ -16,8 +17,11 @@ def project(rows, event: dict) -> None:
     counts = Counter(domain.event_counters(event))
     gauges = Counter()
     cases = []
-    for case_no in domain.case_targets(event):
-        old = rows.case_for_update(case_no)
+    precedent_case = precedents.target(event)
+    old_cases, old_precedent = rows.cases_and_precedent_for_update(
+        domain.case_targets(event), precedent_case
+    )
+    for old in old_cases:
         new = domain.apply_to_case(old, event)
         if new != old:
             rows.save_case(new)
@@ -31,11 +35,9 @@ def project(rows, event: dict) -> None:
         if new != old:
             rows.save_meeting(new)
             gauges.update(domain.difference(domain.meeting_gauges(old), domain.meeting_gauges(new)))
-    precedent_case = precedents.target(event)
     if precedent_case is not None:
-        old = rows.precedent_for_update(precedent_case)
-        new = precedents.apply(old, event)
-        if new != old:
-            rows.save_precedent(new, old)
+        new = precedents.apply(old_precedent, event)
+        if new != old_precedent:
+            rows.save_precedent(new, old_precedent)
     rows.add_counts({key: n for key, n in counts.items() if n})
     rows.add_gauges({key: n for key, n in gauges.items() if n})

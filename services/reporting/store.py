@@ -7,9 +7,11 @@ replay's connection; ``<thing>_for_update`` reads a row locked for the rest of t
 
 import json
 
+import psycopg
 from psycopg.types.json import Jsonb
 
 from services.common import timeline
+from services.common.postgres import defer
 from services.reporting import precedents
 from services.reporting.domain import CASE_FIELDS, MEETING_FIELDS
 from services.reporting.precedents import PRECEDENT_FIELDS
@@ -37,20 +39,29 @@ READ_MODEL_KEYS = {
 NONZERO = {"monthly_counts": "value <> 0", "gauges": "value <> 0"}
 
 
-def log_event(cur, event: dict) -> bool:
-    """Append ``event`` to the log; False when its id is already there."""
+def log_event_once(cur, event: dict) -> bool:
+    """Record ``event`` as handled and append it to the log, in one statement (the
+    transaction's first: it travels with the BEGIN); False for a redelivery (its id is among
+    the handled events) or an event whose id is already in the log."""
     cur.execute(
+        "WITH handled AS ("
+        "INSERT INTO reporting.handled_events (event_id, event_type) "
+        "VALUES (%(id)s::uuid, %(type)s::text) ON CONFLICT (event_id) DO NOTHING "
+        "RETURNING event_id, event_type), "
+        "logged AS ("
         "INSERT INTO reporting.event_log (event_id, event_type, source_service, occurred_at, payload) "
-        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
-        (
-            event["id"],
-            event["type"],
-            event["source_service"],
-            event["occurred_at"],
-            Jsonb(event),
-        ),
+        "SELECT event_id, event_type, %(source)s::text, %(at)s::timestamptz, %(payload)s::jsonb "
+        "FROM handled ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "
+        "SELECT count(*) AS logged FROM logged",
+        {
+            "id": event["id"],
+            "type": event["type"],
+            "source": event["source_service"],
+            "at": event["occurred_at"],
+            "payload": Jsonb(event),
+        },
     )
-    return cur.rowcount == 1
+    return cur.fetchone()["logged"] == 1
 
 
 # --------------------------------------------------------------------------- rows
@@ -64,14 +75,25 @@ ROWS = {
 }
 
 
-def _row_for_update(cur, table: str, key) -> dict:
-    """A row made blank if it is new (so two consumers serialise on it), then locked."""
+def _lock_statement(table: str) -> str:
+    """The statement that makes a row blank if it is new (so two consumers serialise on it)
+    and locks it: it returns the inserted blank row or else the existing one, locked. When
+    another transaction inserted the row while this statement waited for it, the row is not in
+    the statement's snapshot and none is returned: :func:`_relock` then reads it."""
     key_column, columns = ROWS[table]
-    cur.execute(
-        f"INSERT INTO reporting.{table} ({key_column}) VALUES (%s) "
-        f"ON CONFLICT ({key_column}) DO NOTHING",
-        (key,),
+    listed = ", ".join(columns)
+    return (
+        f"WITH inserted AS (INSERT INTO reporting.{table} ({key_column}) VALUES (%(key)s::text) "
+        f"ON CONFLICT ({key_column}) DO NOTHING RETURNING {listed}), "
+        f"existing AS (SELECT {listed} FROM reporting.{table} "
+        f"WHERE {key_column} = %(key)s::text FOR UPDATE) "
+        "SELECT * FROM inserted UNION ALL SELECT * FROM existing"
     )
+
+
+def _relock(cur, table: str, key) -> dict:
+    """The row another transaction inserted while :func:`_lock_statement` waited, locked."""
+    key_column, columns = ROWS[table]
     cur.execute(
         f"SELECT {', '.join(columns)} FROM reporting.{table} WHERE {key_column} = %s FOR UPDATE",
         (key,),
@@ -79,11 +101,42 @@ def _row_for_update(cur, table: str, key) -> dict:
     return cur.fetchone()
 
 
+def _row_for_update(cur, table: str, key) -> dict:
+    """A row made blank if it is new, then locked (:func:`_lock_statement`)."""
+    cur.execute(_lock_statement(table), {"key": key})
+    row = cur.fetchone()
+    return row if row is not None else _relock(cur, table, key)
+
+
+def _rows_for_update(cur, wanted: list[tuple[str, str]]) -> list[dict]:
+    """The rows ``wanted`` [(table, key)], each as :func:`_row_for_update` takes it and in that
+    order (the lock order), in one round trip: the statements bound here and sent as one text
+    (the simple protocol runs them one after the other)."""
+    if len(wanted) == 1:
+        return [_row_for_update(cur, *wanted[0])]
+    binder = psycopg.ClientCursor(cur.connection)
+    cur.execute(
+        "; ".join(binder.mogrify(_lock_statement(table), {"key": key}) for table, key in wanted),
+        prepare=False,
+    )
+    rows = [cur.fetchone()]
+    while cur.nextset():  # one result per statement, in order
+        rows.append(cur.fetchone())
+    return [
+        row if row is not None else _relock(cur, table, key)
+        for row, (table, key) in zip(rows, wanted, strict=True)
+    ]
+
+
 def _save_row(cur, table: str, row: dict) -> None:
+    """Write the row locked by :func:`_row_for_update`: with the COMMIT (nothing in the
+    transaction reads it again)."""
     key_column, columns = ROWS[table]
     assignments = ", ".join(f"{name} = %({name})s" for name in columns if name != key_column)
-    cur.execute(
-        f"UPDATE reporting.{table} SET {assignments} WHERE {key_column} = %({key_column})s", row
+    defer(
+        cur,
+        f"UPDATE reporting.{table} SET {assignments} WHERE {key_column} = %({key_column})s",
+        row,
     )
 
 
@@ -106,6 +159,21 @@ def save_case(cur, case: dict) -> None:
     )
 
 
+def cases_and_precedent_for_update(
+    cur, case_nos: list[str], precedent_case: str | None
+) -> tuple[list[dict], dict | None]:
+    """The case rows (in the order given: by number) and the case's precedent row (None when
+    ``precedent_case`` is), each as :func:`case_for_update` and :func:`precedent_for_update`
+    take it, locked in that order, in one round trip."""
+    wanted = [("cases", case_no) for case_no in case_nos]
+    if precedent_case is not None:
+        wanted.append(("precedents", precedent_case))
+    rows = _rows_for_update(cur, wanted) if wanted else []
+    if precedent_case is None:
+        return rows, None
+    return rows[:-1], rows[-1]
+
+
 def meeting_for_update(cur, meeting_id: str) -> dict:
     """The joint meeting's row, locked for this transaction (an empty row when it is new)."""
     return _row_for_update(cur, "joint_meetings", meeting_id)
@@ -126,12 +194,14 @@ def save_precedent(cur, precedent: dict, previous: dict) -> None:
     ``previous``), and keep its compared text among the settled ones' exactly while it is one."""
     _save_row(cur, "precedents", precedent)
     if precedents.compared(previous):
-        cur.execute(
+        defer(
+            cur,
             "DELETE FROM reporting.precedent_texts WHERE matter = %s AND case_no = %s",
             (previous["matter"], previous["case_no"]),
         )
     if precedents.compared(precedent):
-        cur.execute(
+        defer(
+            cur,
             "INSERT INTO reporting.precedent_texts (matter, case_no, search_text) "
             "VALUES (%(matter)s, %(case_no)s, %(search_text)s)",
             precedent,
@@ -139,28 +209,36 @@ def save_precedent(cur, precedent: dict, previous: dict) -> None:
 
 
 def add_counts(cur, deltas: dict) -> None:
-    """Move monthly counters by ``deltas`` {(month, site, dimension, key): n}, in key order."""
-    rows = [(*key, value) for key, value in sorted(deltas.items(), key=lambda item: item[0])]
+    """Move monthly counters by ``deltas`` {(month, site, dimension, key): n}, in key order, in
+    one statement sent with the COMMIT."""
+    rows = sorted(deltas.items(), key=lambda item: item[0])
     if rows:
-        cur.executemany(
+        defer(
+            cur,
             "INSERT INTO reporting.monthly_counts (month, site, dimension, key, value) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (month, site, dimension, key) "
+            "SELECT * FROM unnest(%s::date[], %s::text[], %s::text[], %s::text[], %s::bigint[]) "
+            "ON CONFLICT (month, site, dimension, key) "
             "DO UPDATE SET value = monthly_counts.value + EXCLUDED.value",
-            rows,
+            [list(column) for column in zip(*((*key, value) for key, value in rows), strict=True)],
         )
 
 
 def add_gauges(cur, deltas: dict) -> None:
-    """Move gauges by ``deltas`` {(metric, labels): n}, in key order (no deadlocks)."""
-    rows = [
-        (metric, Jsonb(dict(labels)), value)
-        for (metric, labels), value in sorted(deltas.items(), key=lambda item: item[0])
-    ]
+    """Move gauges by ``deltas`` {(metric, labels): n}, in key order (no deadlocks), in one
+    statement sent with the COMMIT."""
+    rows = sorted(deltas.items(), key=lambda item: item[0])
     if rows:
-        cur.executemany(
-            "INSERT INTO reporting.gauges (metric, labels, value) VALUES (%s, %s, %s) "
+        defer(
+            cur,
+            "INSERT INTO reporting.gauges (metric, labels, value) "
+            "SELECT metric, labels::jsonb, value "
+            "FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS d (metric, labels, value) "
             "ON CONFLICT (metric, labels) DO UPDATE SET value = gauges.value + EXCLUDED.value",
-            rows,
+            [
+                [metric for (metric, _), _ in rows],
+                [json.dumps(dict(labels)) for (_, labels), _ in rows],
+                [value for _, value in rows],
+            ],
         )
 
 

@@ -18,7 +18,9 @@ class FakeReportingStore:
         self.timeline: dict[str, list[dict]] = {}
         self.precedents: dict[str, dict] = {}
 
-    def log_event(self, event: dict) -> bool:
+    # the real store records the id among the handled events and logs the event in one
+    # statement: the fake keeps both in its log
+    def log_event_once(self, event: dict) -> bool:
         if event["id"] in self.event_log:
             return False
         self.event_log[event["id"]] = copy.deepcopy(event)
@@ -28,6 +30,12 @@ class FakeReportingStore:
     def case_for_update(self, case_no: str) -> dict:
         self.cases.setdefault(case_no, domain.blank_case(case_no))
         return copy.deepcopy(self.cases[case_no])
+
+    def cases_and_precedent_for_update(self, case_nos, precedent_case):
+        cases = [self.case_for_update(case_no) for case_no in case_nos]
+        if precedent_case is None:
+            return cases, None
+        return cases, self.precedent_for_update(precedent_case)
 
     def save_case(self, case: dict) -> None:
         self.cases[case["case_no"]] = copy.deepcopy(case)
