@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from nameko.extensions import DependencyProvider
 from psycopg import sql
 
-from services.accountability import audit, store
+from services.accountability import audit, events, store
 from services.common.config import service_setting
 from services.common.postgres import Database
 from services.common.unit_of_work import UnitOfWork, UnitOfWorkProvider
@@ -20,18 +20,37 @@ DEFAULT_SERVICE_ROLE = "bancheng_service"
 class ServiceRoleDatabase(Database):
     """Transactions that run as ``role`` (``SET LOCAL ROLE``): whatever the service's own code
     executes cannot UPDATE, DELETE or TRUNCATE the audit trail nor disable its triggers, though
-    the pool logs in as the owner. (A login role per service is the stronger boundary.)"""
+    the pool logs in as the owner. (A login role per service is the stronger boundary.)
+
+    The role is set by each transaction's first statement (sent with its ``BEGIN``):
+    ``SET LOCAL ROLE``, or for a consumed event the statement that records its id and takes the
+    chain lock (:func:`store.handle_event_once`). The appends of one transaction share one
+    locked read of the chain's tail (:func:`store.audit_chain_scope`)."""
 
     def __init__(self, pool, role: str | None, **options):
         super().__init__(pool, **options)
         self._role = role
 
     @contextmanager
-    def transaction(self):
-        with super().transaction() as cursor:
-            if self._role:
+    def transaction(self, *, role_set_by_first_statement: bool = False):
+        with super().transaction() as cursor, store.audit_chain_scope(cursor):
+            if self._role and not role_set_by_first_statement:
                 cursor.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(self._role)))
             yield cursor
+
+    @contextmanager
+    def handling_once(self, schema: str, event: dict):
+        """:meth:`Database.handling_once` on accountability's ``handled_events``, in one
+        statement that first sets the role; a new event whose arrival is audited takes the
+        chain lock in it too."""
+        with self.transaction(role_set_by_first_statement=True) as cursor:
+            fresh = store.handle_event_once(
+                cursor,
+                event,
+                audited=events.audited_on_arrival(event["type"]),
+                role=self._role or None,
+            )
+            yield cursor if fresh else None
 
 
 class AuditedStore:

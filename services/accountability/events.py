@@ -45,6 +45,14 @@ CONSUMED = {
     ("coordination", "bad_rating_re_rated"): "bad_rating_re_rating",
 }
 
+# the event types whose arrival is audited (a type comes from one source only)
+_AUDITED_TYPES = frozenset(kind for (_, kind), action in CONSUMED.items() if action)
+
+
+def audited_on_arrival(event_type: str) -> bool:
+    """Whether a consumed event of ``event_type`` enters the audit trail as it arrives."""
+    return event_type in _AUDITED_TYPES
+
 
 def _iso(moment) -> str | None:
     return moment.isoformat() if isinstance(moment, (datetime, date)) else moment

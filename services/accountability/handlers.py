@@ -57,10 +57,9 @@ def _apply(uow, rules: domain.Rules, source: str, event: dict) -> None:
     if action:
         uow.store.append_audit_entry(**events.consumed_entry(action, event, rules.timezone))
     if kind == "case_registered":
-        if uow.store.record_first_responsibility(data):
-            receiver = data["first_receiver"]
-            text = events.first_receiver_text(receiver)
-            uow.note(data["case_no"], receiver, "first_receiver", text)
+        # noted on the timeline (by the first receiver) only when recorded now, never again
+        note = events.first_receiver_text(data["first_receiver"])
+        uow.store.record_first_responsibility(data, note)
     elif kind == "case_helper_added":
         at = _event_time(event, rules)
         uow.store.add_helper(data["case_no"], data["staff_id"], data.get("actor"), at)

@@ -7,10 +7,13 @@ transaction ends, ``lock_<thing>`` takes an advisory lock, and a write is a verb
 (``insert_finding``, ``close_investigation``, ``append_audit_entry``).
 """
 
+import weakref
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from services.accountability import chain
 from services.common import timeline
+from services.common.postgres import defer, flush_deferred
 
 # Advisory lock keys (pg_advisory_xact_lock takes bigints): the audit chain, and one per staff
 # member so that recounting their ladder never interleaves with another finding or appeal.
@@ -20,15 +23,21 @@ AUDIT_CHAIN_LOCK = 0x6163636F_756E74  # "account"
 # -- first responsibility and helpers ------------------------------------------------------
 
 
-def record_first_responsibility(cur, data: dict) -> bool:
-    """Fix the first receiver of a case; False when it was already recorded (it never changes)."""
-    cur.execute(
-        "INSERT INTO accountability.first_responsibility (case_no, site_code, first_receiver, "
-        "first_asked_by, received_at) VALUES (%(case_no)s, %(site)s, %(first_receiver)s, "
-        "%(first_asked_by)s, %(received_at)s) ON CONFLICT (case_no) DO NOTHING",
-        {"first_asked_by": None, **data},
+def record_first_responsibility(cur, data: dict, note: str) -> None:
+    """Fix the first receiver of a case, with the timeline's ``note`` of it (actor: the first
+    receiver) when, and only when, it is recorded now: a case's first receiver never changes,
+    so a case announced again under another id adds neither. One statement whose result
+    nobody reads, sent with the COMMIT."""
+    defer(
+        cur,
+        "WITH recorded AS (INSERT INTO accountability.first_responsibility (case_no, site_code, "
+        "first_receiver, first_asked_by, received_at) VALUES (%(case_no)s, %(site)s, "
+        "%(first_receiver)s, %(first_asked_by)s, %(received_at)s) ON CONFLICT (case_no) "
+        "DO NOTHING RETURNING case_no, first_receiver) "
+        "INSERT INTO accountability.timeline (case_no, actor, kind, text) "
+        "SELECT case_no, first_receiver, 'first_receiver', %(note)s FROM recorded",
+        {"first_asked_by": None, **data, "note": note},
     )
-    return cur.rowcount == 1
 
 
 def close_first_responsibility(cur, case_no: str, at) -> None:
@@ -52,6 +61,7 @@ def cases_of(cur, staff_id: str) -> list[dict]:
     """Cases the staff member first received or first was asked about, with whether they
     assisted after the hand-over: listed as a helper, or the actor of any decision on the case
     recorded after its registration (the audit trail says who did what)."""
+    flush_deferred(cur)
     cur.execute(
         """
         SELECT f.case_no, f.site_code AS site, f.first_receiver, f.first_asked_by,
@@ -384,18 +394,66 @@ def withdraw_deduction(cur, deduction_id: int, actor: str, at, reason: str) -> d
 # -- the audit trail -----------------------------------------------------------------------
 
 
-def lock_audit_chain(cur) -> None:
-    """Serialise appends so the chain stays linear; held until the transaction ends."""
-    cur.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_CHAIN_LOCK,))
+class _ChainTail:
+    """What one transaction knows of the chain: whether it holds the chain lock and, if so,
+    the last entry (``seq``, ``hash``; None: the trail is empty), its own appends included."""
+
+    locked = False
+    last: dict | None = None
 
 
-def last_audit_entry(cur) -> dict | None:
-    cur.execute("SELECT seq, hash FROM accountability.audit_log ORDER BY seq DESC LIMIT 1")
-    return cur.fetchone()
+# the transactions of audit_chain_scope, by cursor (a cursor is one transaction's)
+_chain_tails: "weakref.WeakKeyDictionary[object, _ChainTail]" = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def audit_chain_scope(cur):
+    """Let the appends of the one transaction run on ``cur`` in the block share one read of
+    the chain's tail: the first append (or :func:`handle_event_once`) takes the chain lock and
+    reads the tail in one statement; as the lock is held until the transaction ends, no other
+    transaction can append meanwhile, so each later append links to the one before it without
+    locking or reading again. Outside a scope every append locks and reads."""
+    _chain_tails[cur] = _ChainTail()
+    try:
+        yield
+    finally:
+        _chain_tails.pop(cur, None)
+
+
+def _tail_row(row: dict) -> dict | None:
+    return None if row["seq"] is None else {"seq": row["seq"], "hash": row["hash"]}
+
+
+def locked_audit_tail(cur) -> dict | None:
+    """Take the chain lock (held until the transaction ends: appends stay in one line) and
+    read the chain's last entry under it (migration 0010's function: the read's snapshot is
+    taken after the lock is granted); None when the trail is empty."""
+    cur.execute("SELECT seq, hash FROM accountability.locked_audit_tail(%s)", (AUDIT_CHAIN_LOCK,))
+    return _tail_row(cur.fetchone())
+
+
+def handle_event_once(cur, event: dict, *, audited: bool, role: str | None = None) -> bool:
+    """Record ``event``'s id as handled; False when it was before (a redelivery). When it is
+    new and ``audited`` (its arrival enters the trail), the same statement takes the chain
+    lock and reads the chain's tail, for the transaction's first append. ``role``: the
+    statement first sets the transaction's role (``SET LOCAL ROLE``) as its first step (see
+    migration 0010's ``handle_event_once``), so it can be the transaction's first statement."""
+    cur.execute(
+        "SELECT fresh, seq, hash FROM accountability.handle_event_once(%s, %s, %s, %s, %s)",
+        (role, event["id"], event["type"], AUDIT_CHAIN_LOCK, audited),
+    )
+    row = cur.fetchone()
+    tail = _chain_tails.get(cur)
+    if row["fresh"] and audited and tail is not None:
+        tail.locked, tail.last = True, _tail_row(row)
+    return row["fresh"]
 
 
 def insert_audit_entry(cur, entry, prev_hash: str, mac: str, source_event_id) -> None:
-    cur.execute(
+    """Sent with the COMMIT: nothing in the transaction reads the trail back (the reads of it
+    flush first)."""
+    defer(
+        cur,
         "INSERT INTO accountability.audit_log (seq, at, recorded_at, actor, role, action, "
         "case_no, subject, content, source_event_id, key_id, prev_hash, hash) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -432,10 +490,12 @@ def append_audit_entry(
 ) -> int:
     """Append one entry to the chain, MAC'd with the current key of ``keys``; returns its
     sequence number. The chain lock, held until the transaction ends, keeps concurrent appends
-    in one line (the link is the chain's)."""
-    lock_audit_chain(cur)
+    in one line (the link is the chain's); in an :func:`audit_chain_scope` it is taken, and
+    the tail read, once per transaction."""
+    tail = _chain_tails.get(cur)
+    last = tail.last if tail is not None and tail.locked else locked_audit_tail(cur)
     entry, prev_hash, mac = chain.next_entry(
-        last_audit_entry(cur),
+        last,
         keys,
         recorded_at=datetime.now(UTC),
         content=content,
@@ -447,6 +507,8 @@ def append_audit_entry(
         subject=subject,
     )
     insert_audit_entry(cur, entry, prev_hash, mac, source_event_id)
+    if tail is not None:
+        tail.locked, tail.last = True, {"seq": entry.seq, "hash": mac}
     return entry.seq
 
 
@@ -456,6 +518,7 @@ AUDIT_COLUMNS = (
 
 
 def audit_entries(cur, case_no: str | None, limit: int, after: int | None) -> list[dict]:
+    flush_deferred(cur)
     cur.execute(
         f"SELECT {AUDIT_COLUMNS} FROM accountability.audit_log "
         "WHERE (%(case_no)s::text IS NULL OR case_no = %(case_no)s) "
@@ -476,6 +539,7 @@ def all_audit_entries(conn):
 def audit_head(cur) -> dict:
     """The chain's head (``seq`` 0 and no ``hash`` when empty) and the database it is in: its
     name and oid, so that checkpoints of a re-created database of the same name never apply."""
+    flush_deferred(cur)
     cur.execute(
         "SELECT current_database() || '/' || d.oid AS database, "
         "COALESCE(a.seq, 0) AS seq, a.hash FROM pg_database d "

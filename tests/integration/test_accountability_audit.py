@@ -191,6 +191,69 @@ def test_the_services_transactions_run_as_the_service_role(db):
             )
 
 
+def test_a_consumed_events_first_statement_runs_as_the_service_role(db):
+    """The statement that records a consumed event's id (the transaction's first) sets the
+    role first, as SET LOCAL ROLE does: the rest of its transaction is the service role's,
+    and the next transaction is the login role's again."""
+    database = ServiceRoleDatabase(db, DEFAULT_SERVICE_ROLE)
+    event = {"id": str(uuid.uuid4()), "type": "case_registered"}
+    with database.handling_once("accountability", event) as cursor:
+        assert cursor is not None
+        cursor.execute("SELECT current_user AS who")
+        assert cursor.fetchone() == {"who": "bancheng_service"}
+    with database.handling_once("accountability", event) as cursor:
+        assert cursor is None  # a redelivery
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+        with database.handling_once("accountability", {**event, "id": str(uuid.uuid4())}) as cur:
+            cur.execute("DELETE FROM accountability.audit_log WHERE seq = 1")
+    with db.connection() as conn:
+        assert conn.execute("SELECT current_user AS who").fetchone()["who"] != "bancheng_service"
+
+
+def test_appends_of_one_transaction_read_the_chain_once_and_stay_linear(
+    db, database_url, checkpoints
+):
+    """Consumed events and decisions appending several entries per transaction, concurrently:
+    each transaction locks and reads the chain's tail once (the first append, or the statement
+    that records the event), the later appends link to its own, and the chain stays one line."""
+    keys = audit.keys_from(BASE_CONFIG)
+    database = ServiceRoleDatabase(db, DEFAULT_SERVICE_ROLE)
+
+    def entry(tag, i):
+        return {
+            "action": "finding",
+            "actor": "S0006",
+            "role": "supervisor",
+            "at": datetime.now(UTC),
+            "content": {"tag": tag, "i": i},
+        }
+
+    def consume(k):
+        seqs = []
+        for _ in range(3):
+            event = {"id": str(uuid.uuid4()), "type": "case_registered"}
+            with database.handling_once("accountability", event) as cursor:
+                for j in range(2):
+                    seqs.append(store.append_audit_entry(cursor, keys=keys, **entry(f"e{k}", j)))
+            with database.transaction() as cursor:
+                for j in range(3):
+                    seqs.append(store.append_audit_entry(cursor, keys=keys, **entry(f"d{k}", j)))
+        return seqs
+
+    results = list(eventlet.GreenPool(6).imap(consume, range(6)))
+    seqs = sorted(s for batch in results for s in batch)
+    assert len(set(seqs)) == 6 * 3 * 5
+    for batch in results:  # a transaction's entries are consecutive
+        for start in range(0, len(batch), 5):
+            assert batch[start : start + 2] == [batch[start], batch[start] + 1]
+            assert batch[start + 2 : start + 5] == list(
+                range(batch[start + 2], batch[start + 2] + 3)
+            )
+    trail = audit.AuditTrail(keys, CheckpointJournal(checkpoints, keys), None)
+    result = audit.verify(database_url, trail)
+    assert result.ok, audit.describe(result)
+
+
 def test_concurrent_appends_keep_one_linear_chain(db, database_url, checkpoints):
     keys = audit.keys_from(BASE_CONFIG)
     pool = eventlet.GreenPool(8)

@@ -28,9 +28,9 @@ class FakeStore:
 
     # -- first responsibility and helpers --------------------------------------------------
 
-    def record_first_responsibility(self, data: dict) -> bool:
+    def record_first_responsibility(self, data: dict, note: str) -> None:
         if data["case_no"] in self.first_responsibility:
-            return False
+            return
         self.first_responsibility[data["case_no"]] = {
             "case_no": data["case_no"],
             "site": data.get("site"),
@@ -39,7 +39,10 @@ class FakeStore:
             "received_at": data.get("received_at"),
             "closed_at": None,
         }
-        return True
+        # its timeline note, in the same statement
+        self.timeline.setdefault(data["case_no"], []).append(
+            {"actor": data.get("first_receiver"), "kind": "first_receiver", "text": note}
+        )
 
     def close_first_responsibility(self, case_no: str, at) -> None:
         row = self.first_responsibility.get(case_no)

@@ -122,10 +122,9 @@ def test_the_first_receiver_is_recorded_once_and_noted_on_the_timeline(uow):
     assert handlers.consume(uow, RULES, "intake", again) is True
 
     assert uow.store.first_responsibility["XW-1"]["first_receiver"] == "S0001"
-    assert [(n["case_no"], n["actor"], n["kind"]) for n in uow.notes] == [
-        ("XW-1", "S0001", "first_receiver")
-    ]
-    assert "负责到底" in uow.notes[0]["text"]
+    noted = uow.store.timeline_of("XW-1")
+    assert [(n["actor"], n["kind"]) for n in noted] == [("S0001", "first_receiver")]
+    assert "负责到底" in noted[0]["text"]
     assert uow.committed == []  # first responsibility announces no event of its own
     # intake's decision is audited as it arrived, each arrival once
     assert [(e["actor"], e["source_event_id"]) for e in audit_of(uow, "registration")] == [

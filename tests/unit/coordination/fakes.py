@@ -85,7 +85,14 @@ class FakeCoordinationStore:
                 "rating_level": data.get("rating_level"),
                 "rated_staff": data.get("rated_staff"),
                 **dict.fromkeys(
-                    ("verification", "appeal", "rectification", "answer", "re_rating", "deadline_id")
+                    (
+                        "verification",
+                        "appeal",
+                        "rectification",
+                        "answer",
+                        "re_rating",
+                        "deadline_id",
+                    )
                 ),
             }
         return True
