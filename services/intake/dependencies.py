@@ -6,7 +6,7 @@ from nameko.extensions import DependencyProvider
 
 from services.common import secrets, signing
 from services.common.config import service_setting
-from services.common.postgres import Database, SidePostgresPool
+from services.common.postgres import SidePostgresPool
 from services.intake import domain, personal_data, store
 from services.intake.handlers import Registrar
 
@@ -42,8 +42,15 @@ class RegistrarProvider(DependencyProvider):
         return self.registrar
 
     def _reserve_case_numbers(self, day: date, site: str, count: int) -> int:
-        with Database(self.pool.pool).transaction() as counter:
-            return store.reserve_case_sequences(counter, day, site, count)
+        # one upsert, atomic on its own: in autocommit it costs one round trip, where a
+        # transaction around it would add its BEGIN and COMMIT
+        with self.pool.pool.connection() as conn:
+            conn.autocommit = True
+            try:
+                return store.reserve_case_sequences(conn.cursor(), day, site, count)
+            finally:
+                if not conn.broken:
+                    conn.autocommit = False
 
     def _protect(self, id_number: str | None, kind: str | None) -> dict:
         return personal_data.protect(self._cipher, id_number, kind)

@@ -233,6 +233,65 @@ def check_registration(
     )
 
 
+def form_applicant(payload: dict, now: datetime) -> tuple:
+    """``(id_number, applicant_kind, received_at)`` as :func:`check_registration` will take
+    them from the form, read before the reference data is (so the applicant's earlier cases
+    come in the same round trip): ``(None, None, None)`` for a form it will refuse on them.
+    Only a guess to read ahead with: the registration checked afterwards decides."""
+    applicant = payload.get("applicant")
+    if not isinstance(applicant, dict) or applicant.get("kind") not in APPLICANT_KINDS:
+        return None, None, None
+    kind = applicant["kind"]
+    try:
+        raw_id = _optional_text(applicant.get("id_number"))
+        id_number = validation.applicant_identifier(kind, raw_id) if raw_id is not None else None
+        received_at = parse_received_at(payload.get("received_at"), now)
+    except Exception:  # any refusal: check_registration gives it, in its own order
+        return None, None, None
+    return id_number, kind, received_at
+
+
+def registered_case(record: "CaseRecord", reference: Reference, registered_at: datetime) -> dict:
+    """A case just registered from the form as the store reads it back (its columns, with the
+    names of what it refers to and the state of a new case), built from what was written:
+    ``registered_at`` is the time of the transaction that stored it, and times are given in
+    its time zone as the database gives them."""
+    new_case, registration = record.new_case, record.new_case.registration
+    return {
+        "case_no": record.case_no,
+        "site": registration.site,
+        "window": registration.window,
+        "matter": registration.matter,
+        "department": registration.department,
+        "channel": registration.channel,
+        "applicant_kind": registration.applicant_kind,
+        "applicant_name": registration.applicant_name,
+        "id_number_masked": record.protected.get("masked"),
+        "phone": registration.phone,
+        "description": registration.description,
+        "materials_presented": list(registration.materials_presented),
+        "materials_missing": list(registration.materials_missing),
+        "first_receiver": registration.first_receiver,
+        "first_asked_by": registration.first_asked_by,
+        "received_at": registration.received_at.astimezone(registered_at.tzinfo),
+        "registered_at": registered_at,
+        "registered_by": record.registered_by,
+        "status": "registered",
+        "type": None,
+        "complex": False,
+        "overdue": False,
+        "requires_return_visit": new_case.requires_return_visit,
+        "feedback_id": new_case.feedback_id,
+        "rated_staff": new_case.rated_staff,
+        "repeat_of": list(record.repeat_of),
+        "site_name": reference.site["name"],
+        "matter_name": reference.matter["name"],
+        "department_name": reference.department["name"],
+        "window_name": reference.window["name"],
+        "first_receiver_name": reference.first_receiver["name"],
+    }
+
+
 def check_form_channel(payload: dict) -> None:
     """The form registers on every channel but Open311's, which only an integration's key
     opens (so no window registration can pass as one to skip the ID number)."""

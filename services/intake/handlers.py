@@ -144,23 +144,41 @@ def register_case(
     domain.check_registrar(actor)
     domain.check_form_channel(payload)
     with uow.begin():
-        if idempotency_key:
-            uow.store.lock_idempotency_key(idempotency_key)
-            existing = uow.store.case_no_for_idempotency_key(idempotency_key)
-            if existing:
-                view = _case_view(uow, existing)
-                domain.check_replay(actor, view)
-                return {**view, "replayed": True, "practices": _practices(uow, view["matter"])}
-        reference = uow.store.reference_for(payload)
         now = uow.now()
+        # the applicant's earlier cases are read with the rest, before the form is checked
+        id_number, kind, received_at = domain.form_applicant(payload, now)
+        protected = registrar.protect(id_number, kind) if id_number else {}
+        since = received_at - registrar.repeat_window if received_at else None
+        reads = uow.store.registration_reads(
+            payload, idempotency_key, protected.get("hash"), since, PRACTICES_PAGE
+        )
+        if reads["existing"]:
+            view = _case_view(uow, reads["existing"])
+            domain.check_replay(actor, view)
+            return {**view, "replayed": True, "practices": _practices(uow, view["matter"])}
+        reference = reads["reference"]
         registration = domain.check_registration(payload, reference, actor, now)
         registration = domain.check_backdating(
             registration, payload, actor, now, registrar.received_at_max_back
         )
         new_case = NewCase(registration, idempotency_key=idempotency_key)
-        [case_no] = _open_cases(uow, registrar, [new_case], actor)
-        view = _case_view(uow, case_no)
-        return {**view, "replayed": False, "practices": _practices(uow, view["matter"])}
+        read_ahead = (registration.id_number, registration.applicant_kind) == (id_number, kind)
+        read_ahead = read_ahead and registration.received_at == received_at
+        prefetched = ([protected], reads["earlier"]) if read_ahead else None
+        # the case goes with the COMMIT: nothing reads it back, the answer is what was written
+        [record] = _open_case_records(uow, registrar, [new_case], actor, prefetched, True)
+        if prefetched is None:  # the guess missed: read it all back
+            view = _case_view(uow, record.case_no)
+            return {**view, "replayed": False, "practices": _practices(uow, view["matter"])}
+        case = domain.registered_case(record, reference, reads["now"])
+        earlier = reads["earlier"].get((protected.get("hash"), registration.matter), [])
+        links = [
+            {"case_no": case_no, "received_at": at}
+            for case_no, at in earlier
+            if case_no in record.repeat_of
+        ]
+        view = domain.case_view(case, links, [], [])
+        return {**view, "replayed": False, "practices": reads["practices"]}
 
 
 def _open_cases(uow, registrar: Registrar, new_cases: list[NewCase], actor: dict) -> list[str]:
@@ -169,17 +187,36 @@ def _open_cases(uow, registrar: Registrar, new_cases: list[NewCase], actor: dict
     A repeat visit is the same applicant (ID number) with the same matter within the repeat
     window, counting cases opened earlier in the same batch.
     """
+    records = _open_case_records(uow, registrar, new_cases, actor)
+    return [record.case_no for record in records]
+
+
+def _open_case_records(
+    uow,
+    registrar: Registrar,
+    new_cases: list[NewCase],
+    actor: dict,
+    prefetched: tuple[list[dict], dict] | None = None,
+    last_write: bool = False,
+) -> list[CaseRecord]:
+    """:func:`_open_cases`, returning the stored records. ``prefetched``: the cases' protected
+    ID numbers and their applicants' earlier cases (received since the oldest's
+    ``received_at`` less the repeat window), read already; ``last_write``: the caller writes
+    nothing that needs the cases stored before the commit (they go with it)."""
     if not new_cases:
         return []
-    protections = [
-        registrar.protect(case.registration.id_number, case.registration.applicant_kind)
-        for case in new_cases
-    ]
-    hashes = [protected["hash"] for protected in protections if protected]
-    earlier = {}
-    if hashes:
-        oldest = min(case.registration.received_at for case in new_cases)
-        earlier = uow.store.earlier_cases(hashes, oldest - registrar.repeat_window)
+    if prefetched is not None:
+        protections, earlier = prefetched
+    else:
+        protections = [
+            registrar.protect(case.registration.id_number, case.registration.applicant_kind)
+            for case in new_cases
+        ]
+        hashes = [protected["hash"] for protected in protections if protected]
+        earlier = {}
+        if hashes:
+            oldest = min(case.registration.received_at for case in new_cases)
+            earlier = uow.store.earlier_cases(hashes, oldest - registrar.repeat_window)
     day = domain.local_day(uow.now())
     sequences = _case_sequences(registrar, day, [case.registration.site for case in new_cases])
     records = []
@@ -195,11 +232,11 @@ def _open_cases(uow, registrar: Registrar, new_cases: list[NewCase], actor: dict
             )
             found.append((case_no, registration.received_at))
         records.append(CaseRecord(case_no, new_case, actor["id"], protected, repeat_of))
-    uow.store.insert_cases(records)
+    uow.store.insert_cases(records, deferred=last_write)
     uow.record_all([events.case_registered(record) for record in records])
     if registrar.site_node:
         _copy_to_district(uow, registrar, [record.case_no for record in records])
-    return [record.case_no for record in records]
+    return records
 
 
 def _case_sequences(registrar: Registrar, day: date, sites: list[str]) -> dict:

@@ -2,9 +2,11 @@
 a row and locks it until the transaction ends; ``insert_<things>`` writes one row with INSERT
 and many with COPY). The outbox and the timeline are written by the unit of work."""
 
+import psycopg
 from psycopg.types.json import Jsonb
 
 from services.common import timeline
+from services.common.postgres import defer, flush_deferred
 from services.intake.channels import Catalogue
 from services.intake.domain import CaseRecord, Reference
 
@@ -228,48 +230,112 @@ def reference_for(cur, payload: dict) -> Reference:
         return value.strip() if isinstance(value, str) else None
 
     # one round trip for all of it: registration is the hot path
-    found = _one(
-        cur,
-        """
-        SELECT
-          (SELECT row_to_json(x) FROM (SELECT code, name FROM intake.sites
-             WHERE code = %(site)s) x) AS site,
-          (SELECT row_to_json(x) FROM (SELECT code, name FROM intake.windows
-             WHERE site_code = %(site)s AND code = %(window)s) x) AS window,
-          (SELECT row_to_json(x) FROM (SELECT code, name FROM intake.matters
-             WHERE code = %(matter)s) x) AS matter,
-          (SELECT array_agg(site_code) FROM intake.matter_sites
-             WHERE matter_code = %(matter)s) AS matter_sites,
-          (SELECT row_to_json(x) FROM (SELECT code, name FROM intake.departments
-             WHERE code = %(department)s) x) AS department,
-          (SELECT row_to_json(x) FROM (SELECT id, name, site_code FROM intake.staff
-             WHERE id = %(first_receiver)s) x) AS first_receiver,
-          (SELECT row_to_json(x) FROM (SELECT id, name, site_code FROM intake.staff
-             WHERE id = %(first_asked_by)s) x) AS first_asked_by
-        """,
-        {
-            name: text(name)
-            for name in (
-                "site",
-                "window",
-                "matter",
-                "department",
-                "first_receiver",
-                "first_asked_by",
-            )
-        },
-    )
+    return _reference(_one(cur, REFERENCE_SQL, _reference_params(payload)))
+
+
+REFERENCE_SQL = """
+    SELECT
+      (SELECT row_to_json(x) FROM (SELECT code, name FROM intake.sites
+         WHERE code = %(site)s) x) AS site,
+      (SELECT row_to_json(x) FROM (SELECT code, name FROM intake.windows
+         WHERE site_code = %(site)s AND code = %(window)s) x) AS window,
+      (SELECT row_to_json(x) FROM (SELECT code, name FROM intake.matters
+         WHERE code = %(matter)s) x) AS matter,
+      (SELECT array_agg(site_code) FROM intake.matter_sites
+         WHERE matter_code = %(matter)s) AS matter_sites,
+      (SELECT row_to_json(x) FROM (SELECT code, name FROM intake.departments
+         WHERE code = %(department)s) x) AS department,
+      (SELECT row_to_json(x) FROM (SELECT id, name, site_code FROM intake.staff
+         WHERE id = %(first_receiver)s) x) AS first_receiver,
+      (SELECT row_to_json(x) FROM (SELECT id, name, site_code FROM intake.staff
+         WHERE id = %(first_asked_by)s) x) AS first_asked_by
+"""
+
+REFERENCE_FIELDS = ("site", "window", "matter", "department", "first_receiver", "first_asked_by")
+
+
+def _form_text(payload: dict, name: str) -> str | None:
+    value = payload.get(name)
+    return value.strip() if isinstance(value, str) else None
+
+
+def _reference_params(payload: dict) -> dict:
+    return {name: _form_text(payload, name) for name in REFERENCE_FIELDS}
+
+
+def _reference(found: dict) -> Reference:
     return Reference(**{**found, "matter_sites": frozenset(found["matter_sites"] or ())})
 
 
+def registration_reads(
+    cur,
+    payload: dict,
+    idempotency_key: str | None,
+    applicant_hash: str | None,
+    since,
+    practices_limit: int,
+) -> dict:
+    """All a registration from the form reads, in one round trip (with the transaction's
+    BEGIN): ``existing`` (the case of ``idempotency_key``, the key locked first until the
+    transaction ends), ``reference`` (:func:`reference_for`), ``earlier`` (the applicant's
+    earlier cases since ``since``, as :func:`earlier_cases` gives them), ``practices`` (the
+    form's matter's, :func:`practices_for`) and ``now`` (the transaction's time: the
+    ``registered_at`` of the cases it stores).
+
+    The statements go as one message, each with a snapshot of its own taken when the one
+    before it ended: the key's case is looked for after its lock was granted, so a retry
+    that waited on the key sees the case the first request committed."""
+    binder = psycopg.ClientCursor(cur.connection)
+    statements = []
+    if idempotency_key:
+        statements.append(binder.mogrify(LOCK_KEY_SQL, (idempotency_key,)))
+        statements.append(binder.mogrify(CASE_OF_KEY_SQL, (idempotency_key,)))
+    reference_sql = REFERENCE_SQL + ", now() AS now"
+    statements.append(binder.mogrify(reference_sql, _reference_params(payload)))
+    if applicant_hash:
+        statements.append(binder.mogrify(EARLIER_CASES_SQL, ([applicant_hash], since)))
+    matter = _form_text(payload, "matter")
+    if matter:
+        statements.append(binder.mogrify(PRACTICES_SQL, (matter, practices_limit)))
+    # a text without parameters goes with the simple protocol: several statements at once
+    cur.execute("; ".join(statements), prepare=False)
+    existing = None
+    if idempotency_key:
+        cur.nextset()  # past the lock's result
+        row = cur.fetchone()
+        existing = row["case_no"] if row else None
+        cur.nextset()
+    found = cur.fetchone()
+    now = found.pop("now")
+    earlier = {}
+    if applicant_hash:
+        cur.nextset()
+        earlier = _earlier_by_applicant(cur.fetchall())
+    practices = []
+    if matter:
+        cur.nextset()
+        practices = cur.fetchall()
+    return {
+        "existing": existing,
+        "reference": _reference(found),
+        "earlier": earlier,
+        "practices": practices,
+        "now": now,
+    }
+
+
+CASE_OF_KEY_SQL = "SELECT case_no FROM intake.cases WHERE idempotency_key = %s"
+LOCK_KEY_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+
+
 def case_no_for_idempotency_key(cur, key: str) -> str | None:
-    row = _one(cur, "SELECT case_no FROM intake.cases WHERE idempotency_key = %s", (key,))
+    row = _one(cur, CASE_OF_KEY_SQL, (key,))
     return row["case_no"] if row else None
 
 
 def lock_idempotency_key(cur, key: str) -> None:
     """Serialise concurrent retries of one key until this transaction ends."""
-    cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+    cur.execute(LOCK_KEY_SQL, (key,))
 
 
 CASE_INSERT_COLUMNS = (
@@ -312,8 +378,20 @@ def case_row(record: CaseRecord) -> tuple:
     )
 
 
-def insert_cases(cur, records: list[CaseRecord]) -> None:
-    _insert_rows(cur, "cases", CASE_INSERT_COLUMNS, [case_row(record) for record in records])
+def insert_cases(cur, records: list[CaseRecord], *, deferred: bool = False) -> None:
+    """``deferred``: a single case is sent with the COMMIT (the caller reads nothing of the
+    transaction's writes afterwards but through :func:`case` and :func:`case_copies`, which
+    send it first)."""
+    rows = [case_row(record) for record in records]
+    if deferred and len(rows) == 1:
+        placeholders = ", ".join(["%s"] * len(rows[0]))
+        defer(
+            cur,
+            f"INSERT INTO intake.cases ({CASE_INSERT_COLUMNS}) VALUES ({placeholders})",
+            rows[0],
+        )
+    else:
+        _insert_rows(cur, "cases", CASE_INSERT_COLUMNS, rows)
 
 
 def earlier_cases(cur, hashes: list[str], since) -> dict[tuple[str, str], list[tuple]]:
@@ -321,13 +399,19 @@ def earlier_cases(cur, hashes: list[str], since) -> dict[tuple[str, str], list[t
     [(case_no, received_at)] by (hash, matter), oldest first."""
     if not hashes:
         return {}
-    cur.execute(
-        "SELECT id_number_hash, matter_code, case_no, received_at FROM intake.cases "
-        "WHERE id_number_hash = ANY(%s) AND received_at >= %s ORDER BY received_at, case_no",
-        (list(set(hashes)), since),
-    )
+    cur.execute(EARLIER_CASES_SQL, (list(set(hashes)), since))
+    return _earlier_by_applicant(cur.fetchall())
+
+
+EARLIER_CASES_SQL = (
+    "SELECT id_number_hash, matter_code, case_no, received_at FROM intake.cases "
+    "WHERE id_number_hash = ANY(%s) AND received_at >= %s ORDER BY received_at, case_no"
+)
+
+
+def _earlier_by_applicant(rows: list[dict]) -> dict[tuple[str, str], list[tuple]]:
     found: dict[tuple[str, str], list[tuple]] = {}
-    for row in cur.fetchall():
+    for row in rows:
         found.setdefault((row["id_number_hash"], row["matter_code"]), []).append(
             (row["case_no"], row["received_at"])
         )
@@ -363,6 +447,7 @@ def case_timeline(cur, case_no: str) -> list[dict]:
 
 
 def case(cur, case_no: str) -> dict | None:
+    flush_deferred(cur)  # a case inserted with deferred=True in this transaction
     return _one(cur, f"SELECT {CASE_COLUMNS} {CASE_FROM} WHERE c.case_no = %s", (case_no,))
 
 
@@ -622,6 +707,7 @@ def case_copies(cur, case_nos: list[str]) -> list[dict]:
     """The stored rows of ``case_nos`` as the district's intake stores them (the client's
     idempotency key stays at the site: keys are the site's clients'), each with intake's
     timeline entries of the case (``timeline``)."""
+    flush_deferred(cur)  # this transaction's own timeline entries are among them
     cur.execute(
         f"SELECT {COPIED_CASE_COLUMNS.replace('feedback_id', 'feedback_id::text')} "
         "FROM intake.cases WHERE case_no = ANY(%s) ORDER BY case_no",
@@ -854,6 +940,10 @@ PRACTICE_COLUMNS = (
     "practice_id AS id, matter_code AS matter, windows, title, description, "
     "source_case_no AS case_no, created_by, created_at"
 )
+PRACTICES_SQL = (
+    f"SELECT {PRACTICE_COLUMNS} FROM intake.practices WHERE matter_code = %s "
+    "ORDER BY practice_id DESC LIMIT %s"
+)
 
 
 def add_practice(cur, practice: dict) -> bool:
@@ -871,11 +961,7 @@ def add_practice(cur, practice: dict) -> bool:
 
 def practices_for(cur, matter: str, limit: int) -> list[dict]:
     """A matter's standard practices, newest first (as coordination lists them)."""
-    cur.execute(
-        f"SELECT {PRACTICE_COLUMNS} FROM intake.practices WHERE matter_code = %s "
-        "ORDER BY practice_id DESC LIMIT %s",
-        (matter, limit),
-    )
+    cur.execute(PRACTICES_SQL, (matter, limit))
     return cur.fetchall()
 
 

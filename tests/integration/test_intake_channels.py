@@ -569,3 +569,55 @@ def test_registration_shows_practices_and_links_a_repeat_visitor_to_earlier_case
     assert link["case_no"] == first["case_no"]
     assert link["url"] == f"/api/v1/cases/{first['case_no']}"
     assert link["received_at"] == first["received_at"]
+
+
+def test_a_registration_answers_what_reading_its_case_back_shows(intake):
+    """The answer is built from what was written (no read back): field for field what
+    the case shows when read, times included (a ``received_at`` given in UTC comes back in
+    the database's time zone), for a first visit and a repeat visit, and for a replay."""
+    received_at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    payload = registration(
+        "32010219660606125",
+        received_at=received_at,
+        first_asked_by="S0008",
+        materials_presented=["身份证"],
+        materials_missing=["租赁合同"],
+    )
+    payload["applicant"]["phone"] = "13812345678"
+    first = intake.register_case(payload, OFFICER, f"answer-{uuid.uuid4()}")
+    key = f"answer-{uuid.uuid4()}"
+    second = intake.register_case(payload, OFFICER, key)
+    assert second["repeat_of"] == [first["case_no"]]
+    for answer in (first, second):
+        assert answer["replayed"] is False
+        shown = {k: v for k, v in answer.items() if k not in ("replayed", "practices")}
+        assert shown == intake.get_case(answer["case_no"], OFFICER)
+    replay = intake.register_case(payload, OFFICER, key)
+    assert replay == {**second, "replayed": True}
+
+
+def test_concurrent_reservations_number_a_day_and_site_without_gaps_or_overlaps(db):
+    """The registrar reserves case numbers with one upsert in autocommit on its side pool:
+    however many workers take numbers of one (day, site) at once, their ranges tile 1..n."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import date
+    from types import SimpleNamespace
+
+    from services.intake.dependencies import RegistrarProvider
+
+    provider = RegistrarProvider()
+    provider.pool = SimpleNamespace(pool=db)  # the side pool, here the test's
+    day = date(2190, 1, 1) + timedelta(days=uuid.uuid4().int % 30_000)
+    counts = [1, 3, 1, 2, 5, 1, 1, 4, 2, 1, 1, 3] * 2
+
+    def reserve(count):
+        first = provider._reserve_case_numbers(day, "HALL", count)
+        return range(first, first + count)
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            ranges = list(pool.map(reserve, counts))
+        assert sorted(n for taken in ranges for n in taken) == list(range(1, sum(counts) + 1))
+    finally:
+        with db.connection() as conn:
+            conn.execute("DELETE FROM intake.case_counters WHERE day = %s", (day,))

@@ -4,7 +4,8 @@ first, the newer state winning), and a small district to register cases in."""
 
 import copy
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from services.common import password_checks
 from services.common.passwords import hash_password
@@ -13,6 +14,7 @@ from services.intake.channels import Catalogue
 from services.intake.handlers import Registrar
 from services.intake.logins import Credentials
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 ID_NUMBER_KEY = "unit-test-id-number-key"
 PASSWORD_HASH = hash_password("demo")  # once: scrypt is slow on purpose
 # the service's password checks (off the hub) and the default throttle
@@ -173,7 +175,20 @@ class FakeIntakeStore:
                 found.setdefault(key, []).append((case["case_no"], case["received_at"]))
         return found
 
-    def insert_cases(self, records) -> None:
+    def registration_reads(self, payload, idempotency_key, applicant_hash, since, limit) -> dict:
+        if idempotency_key:
+            self.lock_idempotency_key(idempotency_key)
+        matter = payload.get("matter")
+        matter = matter.strip() if isinstance(matter, str) else None
+        return {
+            "existing": idempotency_key and self.case_no_for_idempotency_key(idempotency_key),
+            "reference": self.reference_for(payload),
+            "earlier": self.earlier_cases([applicant_hash], since) if applicant_hash else {},
+            "practices": self.practices_for(matter, limit) if matter else [],
+            "now": datetime.now(SHANGHAI),
+        }
+
+    def insert_cases(self, records, deferred=False) -> None:
         for record in records:
             assert record.case_no not in self.cases, "case_no is the primary key"
             new_case, reg = record.new_case, record.new_case.registration

@@ -3,13 +3,13 @@ good and bad ratings, the hotline, the comment book, a batch with bad rows), ide
 repeat visitors, helpers, return visits, the case lists and their site scoping, and what the
 lists keep of coordination's events."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from stdnum.cn import ric
 
 from services.common.errors import Conflict, Forbidden, InvalidField, NotFound, Unauthorized
-from services.intake import channels, handlers
+from services.intake import channels, domain, handlers
 from tests.unit.fakes import FakeUnitOfWork
 from tests.unit.intake.fakes import CREDENTIALS, FakeCaseNumbers, FakeIntakeStore, registrar
 
@@ -143,7 +143,7 @@ def test_a_refused_form_stores_nothing_and_takes_no_number(intake):
 
 
 def test_a_registration_failing_after_its_number_leaves_a_gap_and_nothing_else(intake):
-    def refuse(records):
+    def refuse(records, deferred=False):
         raise RuntimeError("the database went away")
 
     intake.store.insert_cases = refuse
@@ -178,6 +178,37 @@ def test_a_repeat_visitor_is_linked_to_earlier_cases_of_the_same_matter_within_t
     assert intake.register()["repeat_of"] == [second["case_no"]]
     enterprise = {"kind": "enterprise", "name": "某公司"}
     assert intake.register(form(applicant=enterprise))["repeat_of"] == []
+
+
+def test_a_registration_reads_the_applicants_earlier_cases_ahead_and_reads_back_on_a_miss(
+    intake, monkeypatch
+):
+    """The applicant's earlier cases are read with the reference data, on the ID number and
+    time guessed from the form; a registration the guess does not fit reads them (and its
+    answer) the usual way, with the same outcome."""
+    first = intake.register()
+    intake.later(days=1)
+    ahead = intake.register()
+    monkeypatch.setattr(handlers.domain, "form_applicant", lambda payload, now: (None,) * 3)
+    intake.later(days=1)
+    missed = intake.register()
+    assert ahead["repeat_of"] == [first["case_no"]]
+    assert missed["repeat_of"] == [first["case_no"], ahead["case_no"]]
+    assert [link["case_no"] for link in missed["repeat_visits"]] == missed["repeat_of"]
+    assert missed["status"] == ahead["status"] == "registered"
+
+
+def test_the_guess_ahead_of_the_checks_is_the_checked_registrations_or_nothing():
+    now = datetime(2026, 9, 30, 10, 0, tzinfo=UTC)
+    assert domain.form_applicant(form(), now) == (PERSON, "person", now)
+    given = "2026-09-30T08:00:00+08:00"
+    assert domain.form_applicant(form(received_at=given), now)[2] == datetime.fromisoformat(given)
+    for broken in ({"applicant": "张三"}, {"received_at": "yesterday"}, {"received_at": 5}):
+        assert domain.form_applicant(form(**broken), now) == (None, None, None)
+    bad_id = {"kind": "person", "name": "张三", "id_number": "123"}
+    assert domain.form_applicant(form(applicant=bad_id), now) == (None, None, None)
+    no_id = {"kind": "enterprise", "name": "某公司"}
+    assert domain.form_applicant(form(applicant=no_id), now) == (None, "enterprise", now)
 
 
 # -- the other channels --------------------------------------------------------------------------
