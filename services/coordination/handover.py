@@ -53,9 +53,7 @@ def open_case(uow, event: dict) -> bool:
     with uow.handling_once(event) as work:
         if work is None:
             return False
-        case_no = event["data"]["case_no"]
-        if work.store.open_case(event["data"]):
-            work.note(case_no, None, *events.case_opened_note())
+        work.store.open_case(event["data"], events.case_opened_note())
         return True
 
 

@@ -7,6 +7,7 @@ locks what it returns until the transaction ends is named ``<thing>_for_update``
 from psycopg.types.json import Jsonb
 
 from services.common import timeline
+from services.common.postgres import defer
 
 SCHEMA = "coordination"
 
@@ -19,30 +20,37 @@ CASE_COLUMNS = (
 )
 
 
-def open_case(cur, data: dict) -> bool:
-    """Open coordination's record of a registered case; False when it was already open."""
-    cur.execute(
-        "INSERT INTO coordination.cases (case_no, site_code, window_code, matter_code, "
-        "department_code, channel, received_at, first_receiver, requires_return_visit) "
-        "VALUES (%(case_no)s, %(site)s, %(window)s, %(matter)s, %(department)s, %(channel)s, "
-        "%(received_at)s, %(first_receiver)s, %(requires_return_visit)s) "
-        "ON CONFLICT (case_no) DO NOTHING",
+def open_case(cur, data: dict, note) -> None:
+    """Open coordination's record of a registered case, with the timeline ``note`` (a
+    :class:`~services.coordination.events.Note`) and, for a bad rating's case, its 差评 loop; nothing when it was open already. One
+    statement, sent with the COMMIT: nothing in the consumer's transaction reads it back."""
+    defer(
+        cur,
+        "WITH opened AS ("
+        " INSERT INTO coordination.cases (case_no, site_code, window_code, matter_code,"
+        " department_code, channel, received_at, first_receiver, requires_return_visit)"
+        " VALUES (%(case_no)s, %(site)s, %(window)s, %(matter)s, %(department)s, %(channel)s,"
+        " %(received_at)s::timestamptz, %(first_receiver)s, %(requires_return_visit)s)"
+        " ON CONFLICT (case_no) DO NOTHING RETURNING case_no, channel"
+        "), loop AS ("  # a bad rating's case enters the 差评 loop
+        " INSERT INTO coordination.bad_ratings (case_no, rating_level, rated_staff)"
+        " SELECT case_no, %(rating_level)s::smallint, %(rated_staff)s::text FROM opened"
+        " WHERE channel = 'rating'"
+        ") INSERT INTO coordination.timeline (case_no, actor, kind, text, data)"
+        " SELECT case_no, NULL, %(note_kind)s, %(note_text)s, %(note_data)s FROM opened",
         {
             "window": None,
             "first_receiver": None,
+            "rating_level": None,
+            "rated_staff": None,
             **data,
             # intake adds this field; an older event without it needs no return visit
             "requires_return_visit": bool(data.get("requires_return_visit", False)),
+            "note_kind": note.kind,
+            "note_text": note.text,
+            "note_data": Jsonb(note.data or {}),
         },
     )
-    opened = cur.rowcount == 1
-    if opened and data["channel"] == "rating":  # a bad rating's case enters the 差评 loop
-        cur.execute(
-            "INSERT INTO coordination.bad_ratings (case_no, rating_level, rated_staff) "
-            "VALUES (%s, %s, %s)",
-            (data["case_no"], data.get("rating_level"), data.get("rated_staff")),
-        )
-    return opened
 
 
 def record_return_visit(cur, case_no: str, at) -> bool:

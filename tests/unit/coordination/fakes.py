@@ -55,9 +55,12 @@ class FakeCoordinationStore:
 
     # -- cases -------------------------------------------------------------------------------
 
-    def open_case(self, data: dict) -> bool:
+    def open_case(self, data: dict, note) -> None:
         if data["case_no"] in self.cases:
-            return False
+            return
+        self.timeline.setdefault(data["case_no"], []).append(
+            {"actor": None, "kind": note.kind, "text": note.text, "data": note.data or {}}
+        )
         self.cases[data["case_no"]] = {
             "case_no": data["case_no"],
             "site": data["site"],
@@ -95,7 +98,6 @@ class FakeCoordinationStore:
                     )
                 ),
             }
-        return True
 
     # -- the 差评 loop ------------------------------------------------------------------------
 

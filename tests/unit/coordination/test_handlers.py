@@ -656,7 +656,7 @@ def test_the_hand_over_opens_a_case_once(uow, store):
     assert not handover.open_case(uow, event), "the delivery after a fetch is a duplicate"
     again = {**event, "id": "another-event-same-case"}
     assert handover.open_case(uow, again)  # a new event id; the case is not opened twice
-    assert [n["kind"] for n in uow.notes] == ["opened"]
+    assert [n["kind"] for n in store.timeline[CASE_NO]] == ["opened"]
     summary = handlers.case_summary(uow, CASE_NO)
     assert summary["state"] == "registered" and summary["allowed_actions"] == ["classify"]
     assert summary["acting_roles"] == ["officer"]
