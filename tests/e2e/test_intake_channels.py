@@ -91,6 +91,52 @@ def test_the_batch_route_with_a_colon_in_its_path(system):
     )
 
 
+def test_a_batchs_cases_reach_every_service_as_single_registrations_do(system):
+    """A batch that opens several cases: coordination, accountability and reporting each
+    apply every one of them as they apply a single registration — its flow and 差评 loop, one
+    timeline entry each, the month's counted cases (the guard for issue 16's next step, one
+    event for a batch's cases)."""
+    officer = login("officer")
+    month = time.strftime("%Y-%m")
+
+    def counted() -> int:
+        summary = requests.get(
+            f"{API}/reports/monthly", params={"month": month}, headers=officer, timeout=15
+        )
+        assert summary.status_code == 200, summary.text
+        return summary.json()["totals"]["cases"]
+
+    before = counted()
+    rows = [rating(level=1, staff="S0008"), rating(level=5), rating(level=2, staff="S0008")]
+    response = post("/feedback/ratings:batch", {"ratings": rows}, officer)
+    assert response.status_code == 200, response.text
+    opened = [item["case_no"] for item in response.json()["cases_opened"]]
+    assert len(opened) == 2
+
+    def handled_everywhere(case_no):
+        detail = requests.get(f"{API}/cases/{case_no}", headers=officer, timeout=15).json()
+        services = {entry["service"] for entry in detail["timeline"]}
+        done = {"intake", "coordination", "accountability", "reporting"} <= services
+        return detail if done and detail["coordination"] else None
+
+    for case_no in opened:
+        detail = wait_for(lambda case_no=case_no: handled_everywhere(case_no))
+        assert detail["coordination"]["state"] == "registered"
+        assert detail["bad_rating"]["state"] == "awaiting_verification"
+        kinds = [(entry["service"], entry["kind"]) for entry in detail["timeline"]]
+        for service in ("coordination", "accountability", "reporting"):
+            assert len([k for k in kinds if k[0] == service]) == 1, kinds
+    assert wait_for(lambda: counted() == before + 2 or None)
+
+
+def wait_for(fetch, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while not (value := fetch()):
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.2)
+    return value
+
+
 def test_the_batch_is_handed_on_as_text_with_the_front_doors_refusals_intact(system):
     """The batch's body reaches intake undecoded (issue 16); what the front door refuses in any
     body it still refuses in this one, naming the field, and a broken body is a 400."""
