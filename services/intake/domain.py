@@ -251,6 +251,19 @@ def form_applicant(payload: dict, now: datetime) -> tuple:
     return id_number, kind, received_at
 
 
+def received_where(registration) -> dict:
+    """Where and how a case came in and about what: the fields the stored case and its
+    ``case_registered`` event both carry as the registration gives them."""
+    return {
+        "site": registration.site,
+        "window": registration.window,
+        "matter": registration.matter,
+        "department": registration.department,
+        "channel": registration.channel,
+        "applicant_kind": registration.applicant_kind,
+    }
+
+
 def registered_case(record: "CaseRecord", reference: Reference, registered_at: datetime) -> dict:
     """A case just registered from the form as the store reads it back (its columns, with the
     names of what it refers to and the state of a new case), built from what was written:
@@ -259,12 +272,7 @@ def registered_case(record: "CaseRecord", reference: Reference, registered_at: d
     new_case, registration = record.new_case, record.new_case.registration
     return {
         "case_no": record.case_no,
-        "site": registration.site,
-        "window": registration.window,
-        "matter": registration.matter,
-        "department": registration.department,
-        "channel": registration.channel,
-        "applicant_kind": registration.applicant_kind,
+        **received_where(registration),
         "applicant_name": registration.applicant_name,
         "id_number_masked": record.protected.get("masked"),
         "phone": registration.phone,

@@ -10,7 +10,7 @@ from datetime import datetime
 from services.common.decisions import Decision
 from services.common.vocabulary import CHANNEL_LABELS, label
 from services.intake import channels
-from services.intake.domain import CaseRecord
+from services.intake.domain import CaseRecord, received_where
 
 
 def registered_text(record: CaseRecord) -> str:
@@ -53,12 +53,7 @@ def case_registered(record: CaseRecord) -> Decision:
         "case_registered",
         {
             "case_no": record.case_no,
-            "site": registration.site,
-            "window": registration.window,
-            "matter": registration.matter,
-            "department": registration.department,
-            "channel": registration.channel,
-            "applicant_kind": registration.applicant_kind,
+            **received_where(registration),
             "id_number_masked": record.protected.get("masked"),
             "first_receiver": registration.first_receiver,
             "first_asked_by": registration.first_asked_by,

@@ -12,6 +12,7 @@ import pytest
 import requests
 from stdnum.cn import ric
 
+from tests.e2e.test_bad_rating_loop import eventually
 from tests.system import API, GATEWAY_PORT, login
 
 pytestmark = pytest.mark.e2e
@@ -120,21 +121,13 @@ def test_a_batchs_cases_reach_every_service_as_single_registrations_do(system):
         return detail if done and detail["coordination"] else None
 
     for case_no in opened:
-        detail = wait_for(lambda case_no=case_no: handled_everywhere(case_no))
+        detail = eventually(lambda case_no=case_no: handled_everywhere(case_no))
         assert detail["coordination"]["state"] == "registered"
         assert detail["bad_rating"]["state"] == "awaiting_verification"
         kinds = [(entry["service"], entry["kind"]) for entry in detail["timeline"]]
         for service in ("coordination", "accountability", "reporting"):
             assert len([k for k in kinds if k[0] == service]) == 1, kinds
-    assert wait_for(lambda: counted() == before + 2 or None)
-
-
-def wait_for(fetch, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while not (value := fetch()):
-        assert time.monotonic() < deadline, "not reached in time"
-        time.sleep(0.2)
-    return value
+    assert eventually(lambda: counted() == before + 2 or None)
 
 
 def test_the_batch_is_handed_on_as_text_with_the_front_doors_refusals_intact(system):
