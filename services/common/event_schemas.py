@@ -101,6 +101,8 @@ EVENT_DATA: dict[tuple[str, str], dict[str, Kind]] = {
         "received_at": TIME,
         "first_receiver": nullable(TEXT),
     },
+    # the cases one transaction opened (a ratings batch's): each item a case_registered's data
+    ("intake", "cases_registered"): {"cases": OBJECTS},
     ("intake", "case_helper_added"): {**CASE, "staff_id": TEXT},
     ("intake", "return_visit_recorded"): {**CASE, "at": TIME, "satisfied": BOOLEAN},
     ("intake", "ratings_received"): {"counts": OBJECTS},
@@ -193,9 +195,28 @@ def problem(message, source_service: str, event_type: str) -> str | None:
     data = message["data"]
     if not isinstance(data, dict):
         return "data is not a JSON object"
-    for field, kind in EVENT_DATA.get((source_service, event_type), {}).items():
+    reason = _data_problem(data, EVENT_DATA.get((source_service, event_type), {}), "data")
+    if reason is None and (source_service, event_type) in BATCHES:
+        item_type, field = BATCHES[(source_service, event_type)]
+        if not data[field]:
+            return f"data.{field} is empty"
+        for index, item in enumerate(data[field]):
+            reason = _data_problem(
+                item, EVENT_DATA[(source_service, item_type)], f"{field}[{index}]"
+            )
+            if reason is not None:
+                break
+    return reason
+
+
+# a batch type: its list field holds the data of one event of another type each
+BATCHES = {("intake", "cases_registered"): ("case_registered", "cases")}
+
+
+def _data_problem(data: dict, fields: dict[str, Kind], where: str) -> str | None:
+    for field, kind in fields.items():
         if field not in data:
-            return f"data.{field} is missing"
+            return f"{where}.{field} is missing"
         if not kind.accepts(data[field]):
-            return f"data.{field} is not {kind.name}"
+            return f"{where}.{field} is not {kind.name}"
     return None

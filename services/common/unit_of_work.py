@@ -153,6 +153,22 @@ class UnitOfWork:
             self._cursor, self.schema, self.service, decisions, on_record=self._on_record
         )
 
+    def record_batch(self, batch: Decision, parts: list[Decision]) -> dict:
+        """One event, ``batch`` (whose data carries the parts'), for several decisions, each of
+        which keeps its own timeline entry: a batch's new cases announced together, so every
+        consumer checks one signature and takes one transaction for them."""
+        event = self.record(batch)
+        timeline.add_entries(
+            self._cursor,
+            self.schema,
+            [
+                (d.case_no, d.actor, d.timeline_kind, d.timeline_text, d.timeline_data)
+                for d in parts
+                if d.timeline_kind and d.case_no
+            ],
+        )
+        return event
+
     def note(self, case_no: str, actor: str | None, kind: str, text: str, data=None) -> None:
         """A timeline entry that announces nothing (e.g. a consumer's record of what it saw)."""
         timeline.add_entry(self._cursor, self.schema, case_no, actor, kind, text, data)

@@ -45,16 +45,24 @@ class NotHandedOver(Exception):
 
 
 def open_case(uow, event: dict) -> bool:
-    """Apply intake's ``case_registered`` once, in a unit of work; False when its id was
-    already handled.
+    """Apply intake's ``case_registered`` — or ``cases_registered``, a batch's cases — once,
+    in a unit of work; False when its id was already handled.
 
-    The consumer and the fetch both come here: one dedupe, one way of opening a case.
+    The consumers and the fetch all come here: one dedupe, one way of opening a case.
     """
     with uow.handling_once(event) as work:
         if work is None:
             return False
-        work.store.open_case(event["data"], events.case_opened_note())
+        for registration in registered_cases(event):
+            work.store.open_case(registration, events.case_opened_note())
         return True
+
+
+def registered_cases(event: dict) -> list[dict]:
+    """The ``case_registered`` data an intake event carries: its own, or each of a batch's."""
+    if event["type"] == "cases_registered":
+        return event["data"]["cases"]
+    return [event["data"]]
 
 
 def fetch_handover(uow, intake, case_nos) -> bool:

@@ -65,6 +65,10 @@ class CoordinationService(Observable):
     def on_case_registered(self, event: dict) -> bool:
         return handover.open_case(self.uow, event)
 
+    @consumes("intake", "cases_registered")  # a ratings batch's cases, in one event
+    def on_cases_registered(self, event: dict) -> bool:
+        return handover.open_case(self.uow, event)
+
     @consumes("intake", "return_visit_recorded")
     @handover.reads_own_writes  # a return visit recorded right after the registration
     def on_return_visit_recorded(self, event: dict) -> bool:

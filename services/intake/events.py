@@ -75,6 +75,18 @@ def case_registered(record: CaseRecord) -> Decision:
     )
 
 
+def cases_registered(registrations: list[Decision]) -> Decision:
+    """Several new cases of one transaction (a ratings batch's bad ratings) in one event: each
+    item the data of that case's :func:`case_registered`, whose timeline entries stay per case
+    (``UnitOfWork.record_batch``)."""
+    sites = {registration.site for registration in registrations}
+    return Decision(
+        "cases_registered",
+        {"cases": [registration.data for registration in registrations]},
+        site=sites.pop() if len(sites) == 1 else None,
+    )
+
+
 def case_helper_added(case: dict, staff_id: str, actor: str, at: datetime) -> Decision:
     """A helper joined ``case``; the first receiver stays on it."""
     return Decision(

@@ -233,7 +233,11 @@ def _open_case_records(
             found.append((case_no, registration.received_at))
         records.append(CaseRecord(case_no, new_case, actor["id"], protected, repeat_of))
     uow.store.insert_cases(records, deferred=last_write)
-    uow.record_all([events.case_registered(record) for record in records])
+    registered = [events.case_registered(record) for record in records]
+    if len(registered) == 1:
+        uow.record(registered[0])
+    else:  # one event for the batch's cases: one signature, one transaction per consumer
+        uow.record_batch(events.cases_registered(registered), registered)
     if registrar.site_node:
         _copy_to_district(uow, registrar, [record.case_no for record in records])
     return records

@@ -430,13 +430,16 @@ def _insert_rows(cur, table: str, columns: str, rows: list[tuple]) -> None:
 
 
 def registration_event(cur, case_no: str) -> dict | None:
-    """The ``case_registered`` envelope of ``case_no`` as it was written to the outbox (same
-    id, same data: consumers dedupe it with the delivered copy); None for an unknown case."""
+    """The envelope that announced ``case_no`` as it was written to the outbox — its
+    ``case_registered``, or the ``cases_registered`` of the batch that opened it (same id,
+    same data: consumers dedupe it with the delivered copy); None for an unknown case."""
     row = _one(
         cur,
         "SELECT payload FROM intake.outbox WHERE event_type = 'case_registered' "
-        "AND payload->'data'->>'case_no' = %s",
-        (case_no,),
+        "AND payload->'data'->>'case_no' = %s "
+        "UNION ALL SELECT payload FROM intake.outbox WHERE event_type = 'cases_registered' "
+        "AND payload->'data'->'cases' @> %s LIMIT 1",
+        (case_no, Jsonb([{"case_no": case_no}])),
     )
     return row["payload"] if row else None
 

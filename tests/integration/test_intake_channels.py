@@ -298,9 +298,14 @@ def test_a_batch_keeps_valid_rows_reports_invalid_ones_and_opens_cases_for_bad_o
     [received] = outbox_events(db, "ratings_received", "batch_id", result["batch_id"])
     counts = {(c["site"], c["level"]): c["n"] for c in received["data"]["counts"]}
     assert counts == {("HALL", 5): 1, ("HALL", 1): 1, ("XJK", 4): 1, ("HALL", 2): 1}
+    # the batch's cases in one event; each found by its case number for a consumer's fetch
     for case_no in opened.values():
-        [registered] = outbox_events(db, "case_registered", "case_no", case_no)
-        assert registered["data"]["channel"] == "rating"
+        assert outbox_events(db, "case_registered", "case_no", case_no) == []
+        batch = intake.registration_event(case_no)
+        assert batch["type"] == "cases_registered" and batch["source_service"] == "intake"
+        cases = {case["case_no"]: case for case in batch["data"]["cases"]}
+        assert set(cases) == set(opened.values())
+        assert cases[case_no]["channel"] == "rating"
 
 
 def test_a_batch_that_is_not_a_list_of_ratings_is_refused(intake):

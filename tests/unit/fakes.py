@@ -78,6 +78,13 @@ class FakeUnitOfWork:
     def record_all(self, decisions: list[Decision]) -> list[dict]:
         return [self.record(decision) for decision in decisions]
 
+    def record_batch(self, batch: Decision, parts: list[Decision]) -> dict:
+        event = self.record(batch)
+        for part in parts:
+            if part.timeline_kind and part.case_no:
+                self.note(part.case_no, part.actor, part.timeline_kind, part.timeline_text)
+        return event
+
     def note(self, case_no: str, actor: str | None, kind: str, text: str, data=None) -> None:
         assert self._pending is not None, "a timeline entry is written inside a transaction"
         self.notes.append({"case_no": case_no, "actor": actor, "kind": kind, "text": text})

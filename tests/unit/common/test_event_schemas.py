@@ -26,6 +26,28 @@ def registered(**data):
     )
 
 
+def batch(*cases):
+    return new_event(
+        "cases_registered", {"cases": list(cases)}, source_service="intake", source_site=None
+    )
+
+
+def test_a_batch_of_cases_is_checked_case_by_case():
+    second = {**REGISTERED, "case_no": "XW-20261129-00043-XJK"}
+    assert problem(batch(REGISTERED, second), "intake", "cases_registered") is None
+    broken = {key: value for key, value in second.items() if key != "matter"}
+    assert problem(batch(REGISTERED, broken), "intake", "cases_registered") == (
+        "cases[1].matter is missing"
+    )
+    late = {**REGISTERED, "received_at": "yesterday"}
+    assert problem(batch(late), "intake", "cases_registered") == (
+        "cases[0].received_at is not an ISO 8601 time with offset"
+    )
+    assert problem(batch(), "intake", "cases_registered") == "data.cases is empty"
+    nothing = new_event("cases_registered", {}, source_service="intake", source_site=None)
+    assert problem(nothing, "intake", "cases_registered") == "data.cases is missing"
+
+
 def test_a_documented_event_passes():
     assert problem(registered(), "intake", "case_registered") is None
 

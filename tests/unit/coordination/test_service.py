@@ -71,6 +71,7 @@ def test_the_entrypoints_keep_their_names():
     consumers = {(name, e.source_service, e.event_type) for name, e in entrypoints(EventHandler)}
     assert consumers == {
         ("on_case_registered", "intake", "case_registered"),
+        ("on_cases_registered", "intake", "cases_registered"),
         ("on_return_visit_recorded", "intake", "return_visit_recorded"),
     }
     assert {name for name, _ in entrypoints(Timer)} == {"deadline_clock", "calendar_check"}

@@ -254,6 +254,10 @@ class FakeIntakeStore:
         for decision in self._outbox():
             if decision.event_type == "case_registered" and decision.case_no == case_no:
                 return {"type": decision.event_type, "data": decision.data}
+            if decision.event_type == "cases_registered" and any(
+                case["case_no"] == case_no for case in decision.data["cases"]
+            ):
+                return {"type": decision.event_type, "data": decision.data}
         return None
 
     # -- reading cases -------------------------------------------------------------------

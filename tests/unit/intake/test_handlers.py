@@ -346,11 +346,18 @@ def test_a_batch_keeps_valid_rows_reports_invalid_ones_and_opens_cases_for_bad_o
     by_id = {r["id"]: r for r in intake.store.ratings}
     assert len(by_id) == 4 and {r["batch_id"] for r in by_id.values()} == {result["batch_id"]}
     assert by_id[opened[5]["feedback_id"]]["case_no"] == second["case_no"]
-    registered = intake.uow.events("case_registered")
-    assert [d.case_no for d in registered] == [first["case_no"], second["case_no"]]
-    assert all(set(d.data) == REGISTERED_FIELDS for d in registered)
-    assert registered[1].data["repeat_of"] == [first["case_no"]]
-    assert registered[0].timeline_text == "好差评反映已登记为事项（intake）"
+    # the batch's cases in one event, each item a case_registered's data; timeline entries per case
+    assert intake.uow.events("case_registered") == []
+    [batch] = intake.uow.events("cases_registered")
+    registered = batch.data["cases"]
+    assert [d["case_no"] for d in registered] == [first["case_no"], second["case_no"]]
+    assert all(set(d) == REGISTERED_FIELDS for d in registered)
+    assert registered[1]["repeat_of"] == [first["case_no"]]
+    notes = [(n["case_no"], n["kind"], n["text"]) for n in intake.uow.notes]
+    assert notes == [
+        (case["case_no"], "registered", "好差评反映已登记为事项（intake）") for case in (first, second)
+    ]
+    assert intake.store.registration_event(second["case_no"])["data"] == batch.data
     [received] = intake.uow.events("ratings_received")
     assert received.data["batch_id"] == result["batch_id"] and received.data["feedback_id"] is None
     counts = {(c["site"], c["level"]): c["n"] for c in received.data["counts"]}
