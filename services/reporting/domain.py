@@ -36,9 +36,15 @@ BAD_RATING_EVENTS = {
 }
 RECTIFICATION_KIND = "bad_rating_rectification"
 
+# a batch event and the single event each of its parts stands for: ``cases_registered`` is
+# what intake publishes instead of N ``case_registered`` when one transaction opens several
+# cases, its ``data.cases`` each the data of the single event (see :func:`parts`)
+BATCH_EVENTS = {"cases_registered": ("cases", "case_registered")}
+
 # (source service, event type) of every event reporting consumes and keeps in its log
 PROJECTED_EVENTS = (
     ("intake", "case_registered"),
+    ("intake", "cases_registered"),
     ("intake", "ratings_received"),
     ("intake", "suggestion_recorded"),
     ("intake", "return_visit_recorded"),
@@ -208,6 +214,15 @@ def blank_case(case_no: str) -> dict:
     case = dict.fromkeys(CASE_FIELDS)
     case.update(case_no=case_no, deadlines={})
     return case
+
+
+def parts(event: dict) -> list[dict]:
+    """The single events an event stands for, in its order: a batch event's parts (each an
+    envelope like the batch's, of the single type, with one part's data), else the event."""
+    if event["type"] not in BATCH_EVENTS:
+        return [event]
+    field, single_type = BATCH_EVENTS[event["type"]]
+    return [{**event, "type": single_type, "data": data} for data in event["data"][field] or []]
 
 
 def case_targets(event: dict) -> list[str]:

@@ -15,14 +15,16 @@ def project_event(uow, event: dict) -> bool:
     """Log ``event`` and apply it to the read models, once: False for a redelivery or an event
     already in the log (the log is what the replay rebuilds from). The event's id is recorded
     among the handled ones and the event logged by one statement (what ``uow.handling_once``
-    and a separate insert into the log would do in two)."""
+    and a separate insert into the log would do in two). A batch event (``cases_registered``)
+    is logged once and applied, notes included, as its parts would be one by one."""
     with uow.begin():
         if not uow.store.log_event_once(event):
             return False
         project(uow.store, event)
-        if event["type"] in TIMELINE_NOTES:
-            kind, text = TIMELINE_NOTES[event["type"]]
-            uow.note(event["data"]["case_no"], None, kind, text)
+        for single in domain.parts(event):  # a batch's cases each get their single note
+            if single["type"] in TIMELINE_NOTES:
+                kind, text = TIMELINE_NOTES[single["type"]]
+                uow.note(single["data"]["case_no"], None, kind, text)
         return True
 
 

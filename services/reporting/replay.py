@@ -3,7 +3,8 @@
     python -m services.reporting.replay [--database-url URL] [--keep-rebuilt]
 
 In one transaction that holds the consumers off: copy the live tables aside, truncate them,
-replay every logged event in log order through the same projection the consumers use, and
+replay every logged event in log order through the same projection the consumers use (a
+logged batch, ``cases_registered``, expanded into its cases there as its consumer did), and
 compare each table's row count and checksum with its live copy. Equal: exit 0. Different: print
 which tables differ and a few keys on each side, roll back (the live tables stay) and exit 1 —
 or, with ``--keep-rebuilt``, commit the rebuilt tables instead.

@@ -38,6 +38,7 @@ class ReportingService(Observable):
     # -- events (domain.PROJECTED_EVENTS) ----------------------------------------------------
 
     on_case_registered = _projector("intake", "case_registered")
+    on_cases_registered = _projector("intake", "cases_registered")  # a batch's: domain.parts
     on_ratings_received = _projector("intake", "ratings_received")
     on_suggestion_recorded = _projector("intake", "suggestion_recorded")
     on_return_visit_recorded = _projector("intake", "return_visit_recorded")

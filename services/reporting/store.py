@@ -165,13 +165,21 @@ def cases_and_precedent_for_update(
     """The case rows (in the order given: by number) and the case's precedent row (None when
     ``precedent_case`` is), each as :func:`case_for_update` and :func:`precedent_for_update`
     take it, locked in that order, in one round trip."""
+    wanted = [precedent_case] if precedent_case is not None else []
+    cases, found = cases_and_precedents_for_update(cur, case_nos, wanted)
+    return cases, (found[0] if found else None)
+
+
+def cases_and_precedents_for_update(
+    cur, case_nos: list[str], precedent_cases: list[str]
+) -> tuple[list[dict], list[dict]]:
+    """The case rows, then the precedent rows of ``precedent_cases`` (each list in the order
+    given: by number), as :func:`case_for_update` and :func:`precedent_for_update` take them,
+    locked in that order, in one round trip (a batch's hundreds of cases too)."""
     wanted = [("cases", case_no) for case_no in case_nos]
-    if precedent_case is not None:
-        wanted.append(("precedents", precedent_case))
+    wanted += [("precedents", case_no) for case_no in precedent_cases]
     rows = _rows_for_update(cur, wanted) if wanted else []
-    if precedent_case is None:
-        return rows, None
-    return rows[:-1], rows[-1]
+    return rows[: len(case_nos)], rows[len(case_nos) :]
 
 
 def meeting_for_update(cur, meeting_id: str) -> dict:

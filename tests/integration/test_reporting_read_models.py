@@ -106,7 +106,9 @@ def publish_fixture_month(events: Events) -> None:
     """Six cases in March 2031, two in February, ratings for both months (see the test)."""
     publish = events.publish
     # March 2031; case 6 is received at 00:10 Beijing time on 1 March (still February in UTC)
-    publish("intake", "case_registered", registered(1, "2031-03-03T09:00:00+08:00"))
+    # case 1 ends resolved: with a description it is a compared precedent (precedent_texts)
+    first = {**registered(1, "2031-03-03T09:00:00+08:00"), "description": "两个部门都说不归自己管"}
+    publish("intake", "case_registered", first)
     publish(
         "intake", "case_registered", registered(2, "2031-03-03T10:00:00+08:00", channel="hotline")
     )
@@ -179,6 +181,30 @@ def publish_fixture_month(events: Events) -> None:
     ]})  # fmt: skip
 
 
+BATCH_SITE, SINGLE_SITE = f"B{RUN}", f"S{RUN}"
+
+
+def publish_batch_of_cases(events: Events) -> None:
+    """July 2031, two sites of their own: three bad ratings' cases in one cases_registered
+    (cases 101-103) and the same three as case_registered events (201-203), a redelivery of the
+    batch (see test_a_batch_of_cases_reads_as_its_cases_one_by_one)."""
+    wording = ["窗口人员态度生硬", "等候时间过长", "材料被退回两次"]
+
+    def cases_of(site, first):
+        return [
+            bad_rating(first + 2, site, 3, 1, wording[0], visit=True),
+            bad_rating(first, site, 1, 2, wording[1]),
+            bad_rating(first + 1, site, 2, 1, wording[2]),
+        ]
+
+    for data in cases_of(SINGLE_SITE, 201):
+        events.publish("intake", "case_registered", data, site=SINGLE_SITE)
+    batch = events.publish(
+        "intake", "cases_registered", {"cases": cases_of(BATCH_SITE, 101)}, site=BATCH_SITE
+    )
+    events.again(batch)
+
+
 def logged(db, events) -> bool:
     ids = [event["id"] for event in events.sent]
     with db.connection() as conn:
@@ -201,6 +227,7 @@ def fixture_month(service_config, database_url):
             # a redelivery of a registration and of a rating batch changes nothing
             events.again(events.sent[0])
             events.again(events.sent[-1])
+            publish_batch_of_cases(events)
             wait_for(lambda: logged(pool, events), timeout=20)
             with SignedClusterRpcProxy(service_config) as rpc:
                 yield rpc, events
@@ -312,12 +339,88 @@ def test_the_ledger_has_every_case_of_the_period_with_masked_ids(fixture_month, 
     assert [row[0] for row in cells[1:]] == [line[0] for line in table[1:]]
 
 
+def bad_rating(n, site, day, level, description, visit=False):
+    """A ratings batch's case: what intake's case_registered carries for a bad rating."""
+    return {
+        **registered(n, f"2031-07-{day:02d}T09:00:00+08:00", site=site, channel="rating"),
+        "description": description,
+        "backdate_reason": None,
+        "requires_return_visit": visit,
+        "feedback_id": f"F{RUN}-{n}",
+        "rated_staff": "S0002",
+        "rating_level": level,
+    }
+
+
+def _read_models_of(conn, site: str, numbers: list[int]) -> dict:
+    """Everything reporting holds of ``site``'s cases ``numbers``, with the site and the case
+    numbers left out (so two sites' copies of the same cases compare equal)."""
+
+    def plain(row, *names):
+        return {key: value for key, value in row.items() if key not in names}
+
+    nos = [case_no(n) for n in numbers]
+    cases = conn.execute(
+        "SELECT * FROM reporting.cases WHERE case_no = ANY(%s) ORDER BY case_no", (nos,)
+    ).fetchall()
+    found = conn.execute(
+        "SELECT * FROM reporting.precedents WHERE case_no = ANY(%s) ORDER BY case_no", (nos,)
+    ).fetchall()
+    notes = conn.execute(
+        "SELECT case_no, actor, kind, text FROM reporting.timeline WHERE case_no = ANY(%s) "
+        "ORDER BY case_no, id",
+        (nos,),
+    ).fetchall()
+    counts = conn.execute(
+        "SELECT month, dimension, replace(key, %(site)s, 'SITE') AS key, value "
+        "FROM reporting.monthly_counts WHERE site = %(site)s AND value <> 0 "
+        "ORDER BY month, dimension, key",
+        {"site": site},
+    ).fetchall()
+    gauges = conn.execute(
+        "SELECT metric, labels - 'site' AS labels, value FROM reporting.gauges "
+        "WHERE labels ->> 'site' = %s AND value <> 0 ORDER BY metric, labels::text",
+        (site,),
+    ).fetchall()
+    return {
+        "cases": [plain(row, "case_no", "site") for row in cases],
+        "precedents": [plain(row, "case_no", "site") for row in found],
+        "notes": [(row["case_no"][-2:], row["kind"], row["text"]) for row in notes],
+        "counts": counts,
+        "gauges": gauges,
+    }
+
+
+def test_a_batch_of_cases_reads_as_its_cases_one_by_one(fixture_month, db):
+    """One cases_registered (a ratings batch's, three cases) against the same three cases as
+    case_registered events: equal rows, counters, gauges, precedents and notes, one log entry."""
+    _rpc, events = fixture_month
+    (batch,) = [event for event in events.sent if event["type"] == "cases_registered"]
+    with db.connection() as conn:
+        batched = _read_models_of(conn, BATCH_SITE, [101, 102, 103])
+        one_by_one = _read_models_of(conn, SINGLE_SITE, [201, 202, 203])
+        log_entries = conn.execute(
+            "SELECT count(*) AS n FROM reporting.event_log WHERE event_id = %s", (batch["id"],)
+        ).fetchone()["n"]
+    assert len(batched["cases"]) == 3 and batched["counts"] and batched["gauges"]
+    assert [kind for _n, kind, _t in batched["notes"]] == ["counted"] * 3
+    assert batched == one_by_one
+    assert log_entries == 1
+
+
 def test_replay_rebuilds_tables_equal_to_the_live_ones(fixture_month, database_url, db):
     _rpc, events = fixture_month
+    with db.connection() as conn:  # the log holds a batch (publish_batch_of_cases) to expand
+        batches = conn.execute(
+            "SELECT count(*) AS n FROM reporting.event_log WHERE event_type = 'cases_registered'"
+        ).fetchone()["n"]
+    assert batches >= 1
     result = replay.run(database_url)
     assert result["equal"], replay.report(result)
     assert result["events"] >= len(events.sent)
-    assert all(outcome["rebuilt"]["rows"] > 0 for outcome in result["tables"].values())
+    assert all(outcome["rebuilt"]["rows"] > 0 for outcome in result["tables"].values()), (
+        replay.report(result)
+    )
 
 
 def test_replay_finds_a_damaged_counter_and_leaves_the_live_tables_alone(

@@ -149,6 +149,24 @@ def test_cases_and_a_precedent_are_locked_in_one_round_trip(db, database_url, re
         conn.rollback()
 
 
+def test_a_batchs_cases_and_their_precedents_are_locked_in_one_round_trip(db, remove):
+    numbers = sorted(f"MANY-{uuid.uuid4().hex[:8]}" for _ in range(5))
+    for number in numbers:
+        remove(("cases", "case_no", number))
+        remove(("precedents", "case_no", number))
+    with db.connection() as conn:
+        conn.execute(
+            "INSERT INTO reporting.precedents (case_no, site) VALUES (%s, 'XJK')", (numbers[2],)
+        )
+    with Database(db).transaction() as cur:
+        cur.execute("SELECT 1")  # as a consumer's transaction, which logs its event first
+        cases, found = store.cases_and_precedents_for_update(cur, numbers, numbers)
+        assert [case["case_no"] for case in cases] == numbers
+        assert [row["case_no"] for row in found] == numbers
+        assert [row["site"] for row in found] == [None, None, "XJK", None, None]
+        assert store.cases_and_precedents_for_update(cur, [], []) == ([], [])
+
+
 def test_counters_and_gauges_move_by_one_statement_each(db, remove):
     site = f"S{uuid.uuid4().hex[:6]}"
     remove(("monthly_counts", "site", site))

@@ -37,6 +37,10 @@ class FakeReportingStore:
             return cases, None
         return cases, self.precedent_for_update(precedent_case)
 
+    def cases_and_precedents_for_update(self, case_nos, precedent_cases):
+        cases = [self.case_for_update(case_no) for case_no in case_nos]
+        return cases, [self.precedent_for_update(case_no) for case_no in precedent_cases]
+
     def save_case(self, case: dict) -> None:
         self.cases[case["case_no"]] = copy.deepcopy(case)
 

@@ -1,6 +1,7 @@
 """Reporting's use cases on an in-memory unit of work: the projection of every event kind it
 consumes, once; the monthly summary and the ledger read from what was projected."""
 
+import copy
 import itertools
 import random
 from collections import Counter
@@ -319,6 +320,89 @@ def test_the_counters_are_the_sum_of_what_the_rows_contribute(uow):
         gauges.update(domain.case_gauges(row))
     assert +uow.store.counts == +expected
     assert +uow.store.gauge_values == +gauges
+
+
+# --------------------------------------------------------------------------- a batch's cases
+
+
+def batch_of(*singles) -> dict:
+    """The ``cases_registered`` intake publishes instead of ``singles`` (one transaction's)."""
+    return event("intake", "cases_registered", cases=[single["data"] for single in singles])
+
+
+def a_ratings_batch() -> list[dict]:
+    """The case_registered events of a batch's bad ratings: two sites, a real-name one that
+    requires a return visit, descriptions for the precedents, numbers out of order."""
+    return [
+        registered("R3", channel="rating", rating_level=1, requires_return_visit=True,
+                   description="窗口人员态度生硬", feedback_id="F3", rated_staff="S0002"),
+        registered("R1", channel="rating", rating_level=2, description="等候时间过长"),
+        registered("R2", site="XJK", channel="rating", rating_level=1,
+                   received_at="2026-04-01T08:00:00+08:00", description="材料被退回两次"),
+    ]  # fmt: skip
+
+
+def everything(uow) -> tuple:
+    return (*read_models(uow), uow.store.precedents, uow.notes)
+
+
+def test_a_batch_of_cases_gives_what_its_cases_one_by_one_give():
+    # a case seen before its registration (events come in any order) and one registered
+    # before, on both sides
+    before = [classified("R2", case_type="cannot"), *life("C1")]
+    singles = a_ratings_batch()
+    one_by_one = FakeUnitOfWork(FakeReportingStore())
+    project(one_by_one, *before, *singles)
+    batched = FakeUnitOfWork(FakeReportingStore())
+    assert project(batched, *before, batch_of(*singles)) == [True] * (len(before) + 1)
+    assert everything(batched) == everything(one_by_one)
+    assert [note["case_no"] for note in batched.notes[-3:]] == ["R3", "R1", "R2"]
+    assert count(batched, "cases", site="XJK", month=APRIL) == 1
+    assert count(batched, "bad_rating", "visit_required") == 1
+    assert batched.store.precedents["R1"]["description"] == "等候时间过长"
+    # the batch is logged once (the replay expands it again)
+    assert len(batched.store.event_log) == len(one_by_one.store.event_log) - len(singles) + 1
+
+
+def test_a_batch_repeating_a_known_case_gives_what_the_repeated_event_gives():
+    # (not what intake publishes, but a batch's part is projected as its own event would be)
+    singles = a_ratings_batch()
+    earlier = {**singles[0], "id": f"e{next(_ids)}"}
+    again = {**singles[1], "id": f"e{next(_ids)}"}
+    one_by_one = FakeUnitOfWork(FakeReportingStore())
+    batched = FakeUnitOfWork(FakeReportingStore())
+    project(one_by_one, earlier, *singles, again)
+    project(batched, earlier, batch_of(*singles, again))
+    assert len([note for note in batched.notes if note["case_no"] == "R1"]) == 2
+    assert everything(batched) == everything(one_by_one)
+
+
+def test_a_redelivered_batch_changes_nothing(uow):
+    batch = batch_of(*a_ratings_batch())
+    assert project(uow, batch) == [True]
+    before = copy.deepcopy(everything(uow))
+    assert project(uow, batch) == [False]
+    assert everything(uow) == before
+
+
+def test_a_batch_locks_its_cases_then_their_precedents_by_number_in_one_call(uow):
+    calls = []
+    store = uow.store
+    locked = store.cases_and_precedents_for_update
+
+    def spy(case_nos, precedent_cases):
+        calls.append((list(case_nos), list(precedent_cases)))
+        return locked(case_nos, precedent_cases)
+
+    store.cases_and_precedents_for_update = spy
+    project(uow, batch_of(*a_ratings_batch()))
+    assert calls == [(["R1", "R2", "R3"], ["R1", "R2", "R3"])]
+
+
+def test_an_empty_batch_changes_nothing_but_the_log(uow):
+    assert project(uow, event("intake", "cases_registered", cases=[])) == [True]
+    assert everything(uow) == everything(FakeUnitOfWork(FakeReportingStore()))
+    assert len(uow.store.event_log) == 1
 
 
 # --------------------------------------------------------------------------- reading
