@@ -8,6 +8,7 @@ writes beside the event. Other services' decisions are audited as their events t
 (:func:`consumed_entry`); renumbering a sanction is audited without an event of its own.
 """
 
+import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
 
@@ -19,6 +20,7 @@ from services.common.vocabulary import CAUSE_LABELS
 # service's decisions (None: acted on, not audited). The service has one consumer for each.
 CONSUMED = {
     ("intake", "case_registered"): "registration",
+    ("intake", "cases_registered"): "registration",  # each case as its case_registered
     ("intake", "case_helper_added"): "helper_added",
     ("intake", "return_visit_recorded"): "return_visit",
     ("coordination", "case_classified"): "classification",
@@ -52,6 +54,44 @@ _AUDITED_TYPES = frozenset(kind for (_, kind), action in CONSUMED.items() if act
 def audited_on_arrival(event_type: str) -> bool:
     """Whether a consumed event of ``event_type`` enters the audit trail as it arrives."""
     return event_type in _AUDITED_TYPES
+
+
+# events that stand for several single events: (source, type) -> (the single events' type,
+# the data field listing their data).
+# ``cases_registered``: the cases one transaction of intake opened (a ratings batch), each
+# ``data["cases"][i]`` exactly the data of that case's ``case_registered``.
+BATCHES = {("intake", "cases_registered"): ("case_registered", "cases")}
+
+
+def singles(source: str, event: Mapping) -> list[dict]:
+    """The single events ``event`` stands for, in its order (``[event]`` itself when it is not
+    a batch), each handled exactly as that event would be.
+
+    A batch's single has the batch's envelope (source, time) with the single type and one
+    case's data. Its ``id`` (the ``source_event_id`` of its audit entry, unique in the trail) is
+    derived from the batch's id and the case number (``uuid5(batch id, case_no)``): the same
+    for every delivery of the batch, distinct per case, and recomputable by an auditor who
+    holds the batch. A case listed twice in one batch is taken once (its first listing)."""
+    batch = BATCHES.get((source, event["type"]))
+    if batch is None:
+        return [event]
+    single_type, field = batch
+    namespace = uuid.UUID(str(event["id"]))
+    seen, found = set(), []
+    for data in event["data"][field]:
+        if data["case_no"] in seen:
+            continue
+        seen.add(data["case_no"])
+        found.append(
+            {
+                **event,
+                "id": str(uuid.uuid5(namespace, data["case_no"])),
+                "type": single_type,
+                "source_site": data.get("site", event.get("source_site")),
+                "data": data,
+            }
+        )
+    return found
 
 
 def _iso(moment) -> str | None:

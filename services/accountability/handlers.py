@@ -43,11 +43,15 @@ def _event_time(event: dict, rules: domain.Rules) -> datetime:
 
 def consume(uow, rules: domain.Rules, source: str, event: dict) -> bool:
     """Apply a consumed event once: audit it when it is another service's decision, then act
-    on it. False when it was handled before (a redelivery)."""
+    on it. False when it was handled before (a redelivery). A batch (``cases_registered``) is
+    handled once, in one transaction, as the single events it stands for would be, in its
+    order (:func:`events.singles`): the chain's tail is locked and read once, by the
+    statement that records the batch's id."""
     with uow.handling_once(event) as work:
         if work is None:
             return False
-        _apply(work, rules, source, event)
+        for single in events.singles(source, event):
+            _apply(work, rules, source, single)
         return True
 
 

@@ -389,3 +389,46 @@ def test_helpers_and_later_actions_show_as_assistance_after_the_hand_over(servic
     assert case["assisted_after_handover"] is True
     assert [a["action"] for a in case["assistance"]] == ["measure"]
     assert [h["case_no"] for h in helped["helped"]] == [case_no]
+
+
+def test_a_batch_of_registrations_arrives_once_as_its_cases_one_by_one(service_config, db):
+    """Intake's ``cases_registered`` (the cases a ratings batch opened), delivered twice: each
+    case's first receiver recorded and its registration audited, once."""
+    run = uuid.uuid4().hex[:6]
+    receiver = f"T{run}"
+    case_nos = [f"XW-R-{run}-{i}" for i in range(3)]
+    cases = [
+        {
+            "case_no": case_no,
+            "site": "HALL",
+            "window": None,
+            "matter": "M001",
+            "department": "SCJ",
+            "channel": "rating",
+            "first_receiver": receiver,
+            "first_asked_by": receiver,
+            "received_at": "2026-03-02T09:00:00+08:00",
+            "registered_by": receiver,
+            "feedback_id": f"FB-{case_no}",
+            "rated_staff": receiver,
+            "rating_level": 1,
+        }
+        for case_no in case_nos
+    ]
+    batch = new_event(
+        "cases_registered", {"cases": cases}, source_service="intake", source_site="HALL"
+    )
+    with running(service_config, AccountabilityService):
+        publish(service_config, batch, times=2)
+        wait_for(lambda: all_handled(db, [batch]))
+        with SignedClusterRpcProxy(service_config) as rpc:
+            record = rpc.accountability.staff_record(receiver, SUPERVISOR)
+            trails = [rpc.accountability.audit_entries(case_no)["items"] for case_no in case_nos]
+    assert sorted(case["case_no"] for case in record["first_received"]) == case_nos
+    assert [[(e["action"], e["case_no"]) for e in trail] for trail in trails] == [
+        [("registration", case_no)] for case_no in case_nos
+    ]
+    assert (
+        len(rows(db, "SELECT 1 FROM accountability.timeline WHERE case_no = ANY(%s)", case_nos))
+        == 3
+    )

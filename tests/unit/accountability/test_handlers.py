@@ -7,6 +7,7 @@ tests/e2e/test_accountability_flow.py; these run in milliseconds, with no broker
 """
 
 import re
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -131,6 +132,77 @@ def test_the_first_receiver_is_recorded_once_and_noted_on_the_timeline(uow):
         ("S0001", first["id"]),
         ("S0009", again["id"]),
     ]
+
+
+def batch_of(*singles: dict) -> dict:
+    """Intake's one event for the cases one transaction opened: each case's data exactly
+    the data of its case_registered, the envelope of one of them (null site: several)."""
+    sites = {single["source_site"] for single in singles}
+    return new_event(
+        "cases_registered",
+        {"cases": [single["data"] for single in singles]},
+        source_service="intake",
+        source_site=sites.pop() if len(sites) == 1 else None,
+        occurred_at=datetime.fromisoformat(singles[0]["occurred_at"]),
+    )
+
+
+def rated(case_no: str, receiver: str, level: int) -> dict:
+    """A case a bad rating opened, as a ratings batch registers it (at the batch's time)."""
+    sent = {**registered(case_no, receiver), "occurred_at": "2026-03-02T01:30:00+00:00"}
+    sent["data"].update(feedback_id=f"FB-{case_no}", rated_staff=receiver, rating_level=level)
+    return sent
+
+
+def test_a_batch_of_registrations_is_the_same_cases_registered_one_by_one():
+    def new_uow():
+        return FakeUnitOfWork(FakeStore(), FakeClock(datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI)))
+
+    known = registered("XW-B0", "S0009")  # already registered: its first receiver stands
+    cases = [rated("XW-B1", "S0001", 1), rated("XW-B2", "S0002", 2), rated("XW-B0", "S0003", 1)]
+    one_by_one, batched = new_uow(), new_uow()
+    for work in (one_by_one, batched):
+        assert handlers.consume(work, RULES, "intake", known) is True
+    for single in cases:
+        assert handlers.consume(one_by_one, RULES, "intake", single) is True
+    batch = batch_of(*cases)
+    assert handlers.consume(batched, RULES, "intake", batch) is True
+    assert handlers.consume(batched, RULES, "intake", batch) is False  # a redelivery
+
+    singles, batch_store = one_by_one.store, batched.store
+    assert batch_store.first_responsibility == singles.first_responsibility
+    assert batch_store.first_responsibility["XW-B0"]["first_receiver"] == "S0009"
+    assert batch_store.timeline == singles.timeline
+    assert [n["actor"] for n in batch_store.timeline_of("XW-B1")] == ["S0001"]
+    assert batched.committed == one_by_one.committed == []
+
+    # each case audited in the list's order, as its single event is: same kind, same fields
+    # (the event type each single would have had), same time; only the event ids differ
+    def without_ids(store):
+        return [{k: v for k, v in e.items() if k != "source_event_id"} for e in store.audit]
+
+    assert without_ids(batch_store) == without_ids(singles)
+    entries = batch_store.audit[1:]
+    assert [(e["action"], e["case_no"], e["actor"]) for e in entries] == [
+        ("registration", "XW-B1", "S0001"),
+        ("registration", "XW-B2", "S0002"),
+        ("registration", "XW-B0", "S0003"),
+    ]
+    assert all(e["content"]["event_type"] == "case_registered" for e in entries)
+    assert entries[0]["content"]["rating_level"] == 1
+    # each case's entry records an id of its own, derived from the batch's and the case's
+    ids = [e["source_event_id"] for e in entries]
+    assert len(set(ids)) == 3 and batch["id"] not in ids
+    assert ids == [str(uuid.uuid5(uuid.UUID(batch["id"]), c["data"]["case_no"])) for c in cases]
+    # handled once as the batch: no case's derived id counts as handled
+    assert batched.handled_event_ids == {known["id"], batch["id"]}
+
+
+def test_a_case_listed_twice_in_a_batch_is_taken_once(uow):
+    batch = batch_of(rated("XW-B5", "S0001", 1), rated("XW-B5", "S0001", 1))
+    assert handlers.consume(uow, RULES, "intake", batch) is True
+    assert [e["case_no"] for e in audit_of(uow, "registration")] == ["XW-B5"]
+    assert len(uow.store.timeline_of("XW-B5")) == 1
 
 
 def test_helpers_and_later_actions_count_as_assistance_until_the_case_closes(uow):
